@@ -1,0 +1,100 @@
+# runbook — hand-written Makefile.  `make` builds build/runbook.
+# Libraries come from pkg-config; a missing one is installed by
+# tests/deps.sh (apt-get when root or with sudo) or named exactly.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR   = $(PREFIX)/bin
+DATADIR  = $(PREFIX)/share/runbook
+MANDIR   = $(PREFIX)/share/man/man1
+
+CC      ?= cc
+PKGS     = yaml-0.1 libpcre2-8 libssh2 libarchive
+DEPS_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CWARNS  = -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
+          -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wundef \
+          -Wwrite-strings -Wvla -Wno-unused-parameter
+CSTD    = -std=c11 -D_GNU_SOURCE
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = $(CSTD) $(CWARNS) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP \
+             -DRUNBOOK_DATADIR='"$(DATADIR)"' -DRUNBOOK_VERSION='"$(VERSION)"'
+VERSION = 0.1.0
+
+SRCS    = $(wildcard interp/*.c)
+LIBSRCS = $(filter-out interp/main.c,$(SRCS))
+OBJS    = $(SRCS:interp/%.c=build/obj/%.o)
+UNIT    = $(wildcard tests/unit/*.c)
+
+ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+             -fno-sanitize-recover=all
+
+.PHONY: all test unit e2e asan valgrind bench demo install clean
+
+ifneq ($(DEPS_OK),yes)
+# Build dependencies missing: install them (or name them), then re-enter.
+all test unit e2e asan valgrind bench demo install build/runbook:
+	@sh tests/deps.sh build
+	@$(MAKE) --no-print-directory $@
+else
+
+all: build/runbook
+
+build/runbook: $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $(OBJS) $(PKG_LIBS) $(LDFLAGS)
+
+build/obj/%.o: interp/%.c | build/obj
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+build/obj build/asan:
+	@mkdir -p $@
+
+# The sanitizer build: the binary and the unit tests.
+build/asan/runbook: $(SRCS) $(wildcard interp/*.h) | build/asan
+	$(CC) $(CSTD) $(CWARNS) $(ASAN_FLAGS) $(PKG_CFLAGS) -DRUNBOOK_DATADIR='"$(DATADIR)"' \
+	  -DRUNBOOK_VERSION='"$(VERSION)"' -o $@ $(SRCS) $(PKG_LIBS)
+
+build/asan/unit: $(UNIT) $(LIBSRCS) $(wildcard interp/*.h) | build/asan
+	$(CC) $(CSTD) $(CWARNS) $(ASAN_FLAGS) $(PKG_CFLAGS) -Iinterp -DRUNBOOK_DATADIR='"$(DATADIR)"' \
+	  -DRUNBOOK_VERSION='"$(VERSION)"' -o $@ $(UNIT) $(LIBSRCS) $(PKG_LIBS)
+
+asan: build/asan/runbook build/asan/unit
+
+# `make test`: unit tests under ASan+UBSan, then the end-to-end tests
+# against the normal build; the last line is `N passed, N failed`.
+test: build/runbook build/asan/unit
+	@sh tests/deps.sh test
+	@sh tests/run.sh
+
+unit: build/asan/unit
+	@build/asan/unit
+
+e2e: build/runbook
+	@sh tests/run.sh --e2e-only
+
+# The end-to-end suite with every runbook process under valgrind memcheck.
+valgrind: build/runbook
+	@RUNBOOK_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect" \
+	  sh tests/run.sh --e2e-only
+
+bench: build/runbook
+	@sh tests/bench/run.sh
+
+demo: build/runbook
+	@sh tests/demo/run.sh
+
+install: build/runbook
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/stdlib $(DESTDIR)$(DATADIR)/runbooks $(DESTDIR)$(MANDIR)
+	install -m 0755 build/runbook $(DESTDIR)$(BINDIR)/runbook
+	for f in stdlib/*.yml; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(DATADIR)/stdlib/; done; true
+	for f in runbooks/*.yml; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(DATADIR)/runbooks/; done; true
+	install -m 0644 man/runbook.1 $(DESTDIR)$(MANDIR)/runbook.1
+
+endif
+
+clean:
+	rm -rf build
+
+-include $(OBJS:.o=.d)

@@ -1,0 +1,698 @@
+/* engine.c — the walk over a plan: preconditions (all of them, any failure
+ * is exit 5 and nothing else runs), then the steps in order, then finally.
+ * Each leaf runs on each of its hosts with retries; groups and module
+ * calls are headers whose condition covers everything beneath them. */
+#include "engine.h"
+
+#include "rundir.h"
+#include "sig.h"
+#include "steps.h"
+#include "ui.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* --- effective modifiers: the step's own, else the nearest enclosing --- */
+
+static const struct step *nearest(const struct pstep *ps, bool (*has)(const struct step *), struct scope **scope)
+{
+	if (has(ps->st)) {
+		*scope = ps->scope;
+		return ps->st;
+	}
+	for (size_t i = ps->nouter; i-- > 0;)
+		if (has(ps->outer[i].st)) {
+			*scope = ps->outer[i].scope;
+			return ps->outer[i].st;
+		}
+	return NULL;
+}
+
+static bool has_sudo(const struct step *s) { return s->sudo_set; }
+static bool has_cwd(const struct step *s) { return s->cwd != NULL; }
+static bool has_timeout(const struct step *s) { return s->timeout_ms > 0; }
+
+static char *render_in(struct step_exec *x, struct scope *scope, const struct tmpl *t, int flags)
+{
+	struct lookup lk = {.plan = x->eng->plan, .scope = scope, .host = x->host};
+	struct sbuf sb = {0};
+	const char *bad;
+	int rc = tmpl_render(t, plan_lookup, &lk, flags, &sb, &bad);
+	lookup_release(&lk);
+	if (rc < 0) {
+		if (!x->why)
+			x->why = xasprintf("'%s' has no value here (a skipped step, or a capture not made)", bad);
+		sbuf_release(&sb);
+		return NULL;
+	}
+	return sbuf_detach(&sb);
+}
+
+char *exec_render(struct step_exec *x, const struct tmpl *t, int flags)
+{
+	return render_in(x, x->lk.scope, t, flags);
+}
+
+static long long effective_timeout(const struct pstep *ps)
+{
+	struct scope *sc;
+	const struct step *s = nearest(ps, has_timeout, &sc);
+	return s ? s->timeout_ms : 0;
+}
+
+int exec_command(struct step_exec *x, const char *cmd, bool match, struct exec_result *res)
+{
+	struct pstep *ps = x->ps;
+	struct host *h = x->host;
+	char **env = NULL;
+	size_t nenv = 0, cap = 0;
+	int rc = -1;
+	char *cwd = NULL, *sudo_user = NULL;
+	memset(res, 0, sizeof(*res));
+	for (size_t i = 0; i < h->nenv; i++)
+		VEC_PUSH(env, nenv, cap, xstrdup(h->env[i]));
+	/* outer frames first, so the innermost setting wins */
+	for (size_t f = 0; f <= ps->nouter; f++) {
+		const struct step *s = f < ps->nouter ? ps->outer[f].st : ps->st;
+		struct scope *sc = f < ps->nouter ? ps->outer[f].scope : ps->scope;
+		for (size_t e = 0; e < s->nenv; e++) {
+			char *v = render_in(x, sc, s->env[e].val, 0);
+			if (!v)
+				goto out;
+			VEC_PUSH(env, nenv, cap, xasprintf("%s=%s", s->env[e].key, v));
+			free(v);
+		}
+	}
+	struct scope *sc;
+	const struct step *s = nearest(ps, has_cwd, &sc);
+	if (s && !(cwd = render_in(x, sc, s->cwd, 0)))
+		goto out;
+	bool sudo = h->sudo;
+	s = nearest(ps, has_sudo, &sc);
+	if (s) {
+		sudo = s->sudo;
+		if (s->sudo_user && !(sudo_user = render_in(x, sc, s->sudo_user, 0)))
+			goto out;
+	}
+	struct exec_req req = {
+		.cmd = cmd,
+		.env = env,
+		.nenv = nenv,
+		.cwd = cwd,
+		.sudo = sudo,
+		.sudo_user = sudo_user,
+		.timeout_ms = effective_timeout(ps),
+		.grace_ms = x->eng->opt.grace_ms,
+	};
+	if (!h->tr) {
+		struct rb_error err = {0};
+		h->tr = transport_for(h);
+		if (h->tr->ops->open(h->tr, &err) < 0) {
+			res->rc = 127;
+			res->error = xstrdup(err.n ? err.msgs[0] : "cannot connect");
+			rb_error_release(&err);
+			transport_free(h->tr);
+			h->tr = NULL;
+			rc = 0;
+			goto out;
+		}
+	}
+	(void)match;
+	x->timeout_ms = req.timeout_ms;
+	struct exec_sink sink = {stepio_data, x};
+	rc = h->tr->ops->exec(h->tr, &req, &sink, res);
+out:
+	if (rc < 0 && !res->error) {
+		res->rc = 127;
+		res->error = xstrdup(x->why ? x->why : "cannot prepare the command");
+	}
+	for (size_t i = 0; i < nenv; i++)
+		free(env[i]);
+	free(env);
+	free(cwd);
+	free(sudo_user);
+	return 0;
+}
+
+/* --- summary rows -------------------------------------------------------- */
+
+static char *step_title(struct engine *E, const struct pstep *ps)
+{
+	const struct step *st = ps->st;
+	if (st->name)
+		return xstrdup(st->name);
+	if (st->kind->action == ACT_GROUP || st->kind->action == ACT_USES) {
+		if (st->kind->action == ACT_USES)
+			return xasprintf("%s.%s", st->mod, st->action);
+		struct lookup lk = {.plan = E->plan, .scope = ps->scope};
+		struct sbuf sb = {0};
+		const char *bad;
+		if (tmpl_render(st->text, plan_lookup, &lk, RENDER_MASK, &sb, &bad) < 0)
+			sbuf_adds(&sb, st->text->src);
+		lookup_release(&lk);
+		return sbuf_detach(&sb);
+	}
+	if (st->id_given)
+		return xstrdup(st->id);
+	if (st->kind->action == ACT_CONFIRM)
+		return xstrdup("confirm");
+	if (st->kind->action == ACT_NOTE)
+		return xstrdup("note");
+	/* the command's first line, shortened */
+	const char *src = st->text ? st->text->src : st->id;
+	size_t n = strcspn(src, "\n");
+	if (n > 60)
+		return xasprintf("%.57s...", src);
+	return xstrndup(src, n);
+}
+
+static void add_rows(struct engine *E, struct pstep *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct pstep *ps = &v[i];
+		ps->row = E->nrows;
+		bool header = ps->st->kind->action == ACT_GROUP || ps->st->kind->action == ACT_USES;
+		if (header)
+			continue;
+		for (size_t h = 0; h < ps->nhosts; h++) {
+			struct summary_row r = {xstrdup(ps->id), step_title(E, ps),
+						ps->nhosts > 1 ? xstrdup(ps->hosts[h]->name) : NULL, "not run", -1,
+						ps->depth};
+			VEC_PUSH(E->rows, E->nrows, E->rowcap, r);
+		}
+	}
+}
+
+/* --- running one leaf on one host ---------------------------------------- */
+
+/* Sleeps ms unless a signal interrupts: 0, or -1 when interrupted. */
+static int pause_ms(long long ms)
+{
+	long long end = now_ms() + ms;
+	for (;;) {
+		if (sig_interrupted())
+			return -1;
+		long long left = end - now_ms();
+		if (left <= 0)
+			return 0;
+		struct pollfd pf = {sig_fd(), POLLIN, 0};
+		if (poll(&pf, 1, left > 1000 ? 1000 : (int)left) > 0)
+			sig_drain();
+	}
+}
+
+static void store_results(struct step_exec *x, bool ran)
+{
+	struct pstep *ps = x->ps;
+	char rcbuf[16];
+	snprintf(rcbuf, sizeof(rcbuf), "%d", x->rc);
+	/* the step's own id, and every group/module header around it */
+	for (size_t f = 0; f <= ps->nouter; f++) {
+		const struct step *s = f < ps->nouter ? ps->outer[f].st : ps->st;
+		struct scope *sc = f < ps->nouter ? ps->outer[f].scope : ps->scope;
+		struct result *r = scope_result(sc, s->id);
+		free(r->rc);
+		free(r->out);
+		free(r->err);
+		r->rc = xstrdup(ran ? rcbuf : "");
+		for (int i = 0; i < 2; i++) {
+			struct sbuf *k = &x->out[i].keep;
+			size_t len = k->len;
+			while (len && k->buf[len - 1] == '\n')
+				len--;
+			char *v = ran && k->buf ? xstrndup(k->buf, len) : xstrdup("");
+			if (i == 0)
+				r->out = v;
+			else
+				r->err = v;
+		}
+	}
+	if (!ran || !x->cap_val)
+		return;
+	for (size_t i = 0; i < x->st->ncaps; i++)
+		if (x->cap_val[i])
+			scope_set(ps->scope, x->st->caps[i].name, x->cap_val[i], false);
+}
+
+static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const char *title)
+{
+	struct plan *p = E->plan;
+	struct host *h = ps->hosts[hi];
+	const struct step *st = ps->st;
+	struct step_exec x = {0};
+	x.eng = E;
+	x.ps = ps;
+	x.st = st;
+	x.host = h;
+	x.lk.plan = p;
+	x.lk.scope = ps->scope;
+	x.lk.host = h;
+	x.depth = ps->depth;
+	x.title = title;
+	x.logfd = -1;
+	x.show_output = true;
+	x.matching = true;
+	const char *hostname = ps->nhosts > 1 || strcmp(h->name, "local") ? h->name : NULL;
+	struct summary_row *row = ps->number ? &E->rows[ps->row + hi] : NULL;
+	int number = ps->number, total = p->nleaves;
+	const char *status;
+	long long t0 = now_ms();
+
+	if (st->when) {
+		const char *bad = NULL;
+		int w = expr_eval(st->when, plan_lookup, &x.lk, &bad);
+		lookup_release(&x.lk);
+		if (w == 0) {
+			ui_step_end(number, total, title, hostname, "skipped", -1, st->when_src, ps->depth);
+			struct json *j = ui_event_begin("step_skip");
+			json_kstr(j, "run", p->run_id);
+			json_kstr(j, "step", ps->id);
+			json_kstr(j, "host", h->name);
+			json_kstr(j, "when", st->when_src);
+			ui_event_emit();
+			if (row)
+				row->status = "skipped";
+			store_results(&x, false);
+			return "skipped";
+		}
+		if (w < 0) {
+			x.why = xasprintf("'when' reads '%s', which has no value here", bad);
+			ui_step_end(number, total, title, hostname, "failed", -1, x.why, ps->depth);
+			if (row)
+				row->status = "failed";
+			free(x.why);
+			return "failed";
+		}
+	}
+
+	if (p->run_dir[0]) {
+		x.logfd = step_log_open(p->run_dir, number, ps->id, ps->nhosts > 1 ? h->name : NULL, &x.logpath);
+		if (x.logfd < 0)
+			ui_note(ps->depth, "warning", "cannot write the step log %s: %s", x.logpath, strerror(errno));
+	}
+	struct json *j = ui_event_begin("step_start");
+	json_kstr(j, "run", p->run_id);
+	json_kstr(j, "step", ps->id);
+	json_kint(j, "number", number);
+	json_kstr(j, "host", h->name);
+	ui_event_emit();
+	if (st->kind->action == ACT_RUN)
+		ui_step_begin(number, total, title, hostname, ps->depth);
+
+	long long delay = st->delay_ms;
+	int ok = -1;
+	for (x.attempt = 1; x.attempt <= st->attempts; x.attempt++) {
+		if (x.attempt > 1)
+			stepio_log(&x, "# attempt %d of %d\n", x.attempt, st->attempts);
+		free(x.why);
+		x.why = NULL;
+		x.rc = 0;
+		ok = st->kind->run(&x);
+		if (ok == 0 || x.interrupted || x.paused || x.attempt == st->attempts)
+			break;
+		char d[32];
+		format_duration(d, sizeof(d), delay);
+		ui_note(ps->depth, "retry", "attempt %d of %d failed: %s \xe2\x80\x94 again in %s", x.attempt,
+			st->attempts, x.why, d);
+		stepio_release(&x);
+		if (pause_ms(delay) < 0) {
+			x.interrupted = true;
+			free(x.why);
+			x.why = xstrdup("interrupted while waiting to retry");
+			break;
+		}
+		delay = (long long)((double)delay * st->backoff);
+	}
+	long long ms = now_ms() - t0;
+	if (ok == 0)
+		status = "ok";
+	else if (x.interrupted)
+		status = "interrupted";
+	else if (x.paused)
+		status = "paused";
+	else if (st->allow_failure)
+		status = "failed (allowed)";
+	else
+		status = "failed";
+	store_results(&x, true);
+	if (st->kind->action == ACT_RUN || ok != 0)
+		ui_step_end(number, total, title, hostname, status, ms, ok == 0 ? NULL : x.why, ps->depth);
+	/* every matching diagnosis is shown: on failure as hints, else as notes */
+	for (size_t i = 0; i < x.nhits; i++)
+		ui_note(ps->depth, ok == 0 ? "note" : "hint", "%s", x.hits[i].hint);
+	if (ok != 0 && x.logpath && !x.paused)
+		ui_note(ps->depth, "log", "%s", x.logpath);
+	j = ui_event_begin("step_end");
+	json_kstr(j, "run", p->run_id);
+	json_kstr(j, "step", ps->id);
+	json_kstr(j, "host", h->name);
+	json_kstr(j, "status", status);
+	json_kint(j, "rc", x.rc);
+	json_kint(j, "attempts", x.attempt > st->attempts ? st->attempts : x.attempt);
+	json_kint(j, "duration_ms", ms);
+	if (x.why) {
+		char *m = mask_secrets(p, x.why, strlen(x.why), NULL);
+		json_kstr(j, "reason", m);
+		free(m);
+	}
+	ui_event_emit();
+	if (row) {
+		row->status = status;
+		row->ms = ms;
+	}
+	if (x.paused)
+		E->paused = true;
+	if (x.interrupted)
+		E->interrupted = true;
+	if (x.paused && x.why)
+		ui_error("paused at step %d (%s): %s", number, ps->id, x.why);
+	stepio_release(&x);
+	for (int i = 0; i < 2; i++) {
+		sbuf_release(&x.out[i].line);
+		sbuf_release(&x.out[i].keep);
+	}
+	lookup_release(&x.lk);
+	if (x.logfd >= 0)
+		close(x.logfd);
+	free(x.logpath);
+	free(x.why);
+	return status;
+}
+
+/* Binds a module call's arguments in its scope, checked against the
+ * action's params.  0, or -1 with *why set (malloc'ed). */
+static int enter_module(struct engine *E, struct pstep *ps, char **why)
+{
+	const struct step *st = ps->st;
+	struct scope *ms = ps->inner;
+	const struct action_def *a = st->adef;
+	struct lookup lk = {.plan = E->plan, .scope = ps->scope, .host = ps->nhosts ? ps->hosts[0] : NULL};
+	int rc = 0;
+	for (size_t i = 0; i < a->nparams && rc == 0; i++) {
+		const struct param_def *d = &a->params[i];
+		const struct kv *arg = NULL;
+		for (size_t w = 0; w < st->nwith; w++)
+			if (!strcmp(st->with[w].key, d->name))
+				arg = &st->with[w];
+		if (!arg) {
+			scope_set(ms, d->name, d->has_default ? d->def : "", false);
+			continue;
+		}
+		struct sbuf sb = {0};
+		const char *bad;
+		bool secret = false;
+		if (tmpl_render_ex(arg->val, plan_lookup, &lk, 0, &sb, &bad, &secret) < 0) {
+			*why = xasprintf("argument '%s' reads '%s', which has no value here", d->name, bad);
+			rc = -1;
+		} else {
+			char *v = param_violation(d, sbuf_str(&sb));
+			if (v) {
+				*why = secret ? xasprintf("argument '%s' %s", d->name, v)
+					      : xasprintf("argument '%s' = '%s' %s", d->name, sbuf_str(&sb), v);
+				free(v);
+				rc = -1;
+			} else {
+				scope_set(ms, d->name, sbuf_str(&sb), secret || d->secret);
+				if (secret || d->secret)
+					plan_add_secret(E->plan, sbuf_str(&sb));
+			}
+		}
+		sbuf_release(&sb);
+	}
+	lookup_release(&lk);
+	return rc;
+}
+
+static void skip_span(struct engine *E, struct pstep *v, size_t from, size_t span, const char *status)
+{
+	for (size_t k = from; k <= from + span; k++)
+		if (v[k].number)
+			for (size_t h = 0; h < v[k].nhosts; h++)
+				E->rows[v[k].row + h].status = status;
+}
+
+/* Walks a list.  Stops at the first failure unless keep_going (finally).
+ * Returns true if everything that ran succeeded. */
+static bool walk(struct engine *E, struct pstep *v, size_t n, bool keep_going)
+{
+	bool all_ok = true;
+	for (size_t i = 0; i < n; i++) {
+		struct pstep *ps = &v[i];
+		const struct step *st = ps->st;
+		if (sig_interrupted()) {
+			E->interrupted = true;
+			return false;
+		}
+		char *title = step_title(E, ps);
+		bool header = st->kind->action == ACT_GROUP || st->kind->action == ACT_USES;
+		if (header) {
+			int w = 1;
+			const char *bad = NULL;
+			if (st->when) {
+				struct lookup lk = {.plan = E->plan, .scope = ps->scope,
+						    .host = ps->nhosts ? ps->hosts[0] : NULL};
+				w = expr_eval(st->when, plan_lookup, &lk, &bad);
+				lookup_release(&lk);
+			}
+			char *why = NULL;
+			if (w == 1 && st->kind->action == ACT_USES && enter_module(E, ps, &why) < 0)
+				w = -2;
+			if (w == 0) {
+				ui_step_end(0, 0, title, NULL, "skipped", -1, st->when_src, ps->depth);
+				skip_span(E, v, i, ps->span, "skipped");
+				i += ps->span;
+			} else if (w < 0) {
+				if (!why)
+					why = xasprintf("'when' reads '%s', which has no value here", bad);
+				ui_step_end(0, 0, title, NULL, "failed", -1, why, ps->depth);
+				struct json *j = ui_event_begin("step_end");
+				json_kstr(j, "run", E->plan->run_id);
+				json_kstr(j, "step", ps->id);
+				json_kstr(j, "status", "failed");
+				json_kstr(j, "reason", why);
+				ui_event_emit();
+				free(why);
+				all_ok = false;
+				if (!keep_going) {
+					free(title);
+					E->failed = true;
+					return false;
+				}
+				i += ps->span;
+			} else {
+				ui_group(title, ps->depth);
+			}
+			free(title);
+			continue;
+		}
+		bool step_ok = true;
+		for (size_t h = 0; h < ps->nhosts; h++) {
+			const char *status = run_leaf(E, ps, h, title);
+			if (!strcmp(status, "failed") || !strcmp(status, "interrupted") || !strcmp(status, "paused"))
+				step_ok = false;
+			if (E->interrupted || E->paused)
+				break;
+		}
+		free(title);
+		if (E->interrupted || E->paused)
+			return false;
+		if (!step_ok) {
+			all_ok = false;
+			if (!keep_going) {
+				E->failed = true;
+				return false;
+			}
+		}
+	}
+	return all_ok;
+}
+
+/* Preconditions: every one runs; returns the number that failed. */
+static int run_preconditions(struct engine *E)
+{
+	struct plan *p = E->plan;
+	int failed = 0;
+	if (!p->npre)
+		return 0;
+	ui_title("preconditions");
+	for (size_t i = 0; i < p->npre && !E->interrupted; i++) {
+		struct pstep *ps = &p->pre[i];
+		for (size_t h = 0; h < ps->nhosts; h++) {
+			char *title = step_title(E, ps);
+			struct step_exec x = {0};
+			x.eng = E;
+			x.ps = ps;
+			x.st = ps->st;
+			x.host = ps->hosts[h];
+			x.lk = (struct lookup){.plan = p, .scope = ps->scope, .host = x.host};
+			x.logfd = -1;
+			x.matching = true;
+			x.show_output = ui_verbosity() > 0;
+			x.depth = 0;
+			const char *hostname = strcmp(x.host->name, "local") ? x.host->name : NULL;
+			int w = 1;
+			const char *bad = NULL;
+			if (ps->st->when)
+				w = expr_eval(ps->st->when, plan_lookup, &x.lk, &bad);
+			if (w == 0) {
+				ui_step_end(0, 0, title, hostname, "skipped", -1, ps->st->when_src, 1);
+				free(title);
+				lookup_release(&x.lk);
+				continue;
+			}
+			if (p->run_dir[0])
+				x.logfd = step_log_open(p->run_dir, 0, ps->id, ps->nhosts > 1 ? x.host->name : NULL,
+							&x.logpath);
+			long long t0 = now_ms();
+			int ok = w < 0 ? -1 : ps->st->kind->run(&x);
+			if (w < 0)
+				x.why = xasprintf("'when' reads '%s', which has no value here", bad);
+			if (x.interrupted)
+				E->interrupted = true;
+			ui_step_end(0, 0, title, hostname, ok == 0 ? "ok" : "failed", now_ms() - t0,
+				    ok == 0 ? NULL : x.why, 1);
+			struct json *j = ui_event_begin("precondition");
+			json_kstr(j, "run", p->run_id);
+			json_kstr(j, "step", ps->id);
+			json_kstr(j, "host", x.host->name);
+			json_kstr(j, "status", ok == 0 ? "ok" : "failed");
+			ui_event_emit();
+			if (ok != 0) {
+				failed++;
+				if (ps->st->hint) {
+					char *hint = exec_render(&x, ps->st->hint, RENDER_MASK);
+					if (hint)
+						ui_note(1, "hint", "%s", hint);
+					free(hint);
+				}
+			}
+			stepio_release(&x);
+			for (int k = 0; k < 2; k++) {
+				sbuf_release(&x.out[k].line);
+				sbuf_release(&x.out[k].keep);
+			}
+			lookup_release(&x.lk);
+			if (x.logfd >= 0)
+				close(x.logfd);
+			free(x.logpath);
+			free(x.why);
+			free(title);
+		}
+	}
+	return failed;
+}
+
+static void print_summary(struct engine *E, const char *outcome, long long ms)
+{
+	struct plan *p = E->plan;
+	if (ui_verbosity() < 0 && !strcmp(outcome, "succeeded"))
+		return;
+	char d[32];
+	format_duration(d, sizeof(d), ms);
+	int counts[5] = {0};
+	static const char *const names[] = {"ok", "failed", "skipped", "not run", "other"};
+	for (size_t i = 0; i < E->nrows; i++) {
+		int k = 4;
+		for (int c = 0; c < 4; c++)
+			if (!strcmp(E->rows[i].status, names[c]))
+				k = c;
+		counts[k]++;
+	}
+	ui_title("summary: %s in %s", outcome, d);
+	if (ui_verbosity() >= 0)
+		for (size_t i = 0; i < E->nrows; i++) {
+			struct summary_row *r = &E->rows[i];
+			char dur[32] = "";
+			if (r->ms >= 0)
+				format_duration(dur, sizeof(dur), r->ms);
+			bool bad = !strncmp(r->status, "failed", 6) || !strcmp(r->status, "interrupted");
+			const char *c = bad ? ui_c("fail") : !strcmp(r->status, "ok") ? ui_c("ok") : ui_c("warn");
+			printf("  %s%-16s%s %7s  %*s%s%s%s\n", c, r->status, ui_c("reset"), dur, 2 * r->depth, "",
+			       r->title, r->host ? " @" : "", r->host ? r->host : "");
+		}
+	printf("  %d ok, %d failed, %d skipped, %d not run \xe2\x80\x94 run %s\n", counts[0], counts[1] + counts[4],
+	       counts[2], counts[3], p->run_id);
+	if (p->run_dir[0])
+		printf("  logs: %s/logs\n", p->run_dir);
+	fflush(stdout);
+}
+
+int engine_run(struct plan *p, const struct engine_opts *o)
+{
+	struct engine E = {.plan = p, .opt = *o};
+	long long t0 = now_ms();
+	add_rows(&E, p->steps, p->nsteps);
+	add_rows(&E, p->fin, p->nfin);
+	const struct runbook *rb = p->rb;
+	ui_title("runbook %s \xe2\x80\x94 run %s on %s", rb->name, p->run_id, p->target);
+	struct json *j = ui_event_begin("run_start");
+	json_kstr(j, "run", p->run_id);
+	json_kstr(j, "runbook", rb->name);
+	json_kstr(j, "target", p->target);
+	struct json pj = {0};
+	json_begin(&pj);
+	for (size_t i = 0; i < p->nparams; i++)
+		json_kstr(&pj, p->params[i].def->name,
+			  p->params[i].def->secret && p->params[i].value ? "***" : p->params[i].value);
+	json_kraw(j, "params", json_end(&pj));
+	json_release(&pj);
+	ui_event_emit();
+
+	int code = EXIT_OK;
+	const char *outcome = "succeeded";
+	int pre_failed = run_preconditions(&E);
+	if (E.interrupted) {
+		code = EXIT_INTR;
+		outcome = "interrupted during the preconditions";
+	} else if (pre_failed) {
+		code = EXIT_PRECOND;
+		outcome = "stopped: a precondition failed, nothing was changed";
+		ui_error("%d precondition%s failed: nothing was run", pre_failed, pre_failed > 1 ? "s" : "");
+	} else {
+		if (p->nsteps)
+			ui_title("steps");
+		walk(&E, p->steps, p->nsteps, false);
+		/* finally runs when the run has ended, failed or not; a paused or
+		 * interrupted run has not ended: it can still be resumed */
+		bool fin_ok = true;
+		if (!E.paused && !E.interrupted && p->nfin) {
+			ui_title("finally");
+			fin_ok = walk(&E, p->fin, p->nfin, true);
+		}
+		if (E.interrupted) {
+			code = EXIT_INTR;
+			outcome = "interrupted";
+		} else if (E.paused) {
+			code = EXIT_PAUSED;
+			outcome = "paused for a confirmation (run again with --yes to approve)";
+		} else if (E.failed) {
+			code = EXIT_FAILED;
+			outcome = rb->on_failure_stop ? "failed (on_failure: stop, nothing undone)" : "failed";
+		} else if (!fin_ok) {
+			code = EXIT_FAILED;
+			outcome = "failed in finally";
+		}
+	}
+	long long ms = now_ms() - t0;
+	print_summary(&E, outcome, ms);
+	j = ui_event_begin("run_end");
+	json_kstr(j, "run", p->run_id);
+	json_kstr(j, "status", outcome);
+	json_kint(j, "exit", code);
+	json_kint(j, "duration_ms", ms);
+	ui_event_emit();
+	for (size_t i = 0; i < E.nrows; i++) {
+		free(E.rows[i].id);
+		free(E.rows[i].title);
+		free(E.rows[i].host);
+	}
+	free(E.rows);
+	for (size_t i = 0; i < p->nhosts; i++) {
+		transport_free(p->hosts[i]->tr);
+		p->hosts[i]->tr = NULL;
+	}
+	return code;
+}

@@ -1,0 +1,110 @@
+/* engine.h — runs a struct plan: preconditions, steps, finally; retries,
+ * expectations, captures, diagnoses, checks, conditions, confirmations,
+ * signals; exit codes as DESIGN §4. */
+#ifndef RB_ENGINE_H
+#define RB_ENGINE_H
+
+#include "plan.h"
+#include "transport.h"
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,
+	EXIT_BAD = 2,
+	EXIT_ROLLBACK = 3,
+	EXIT_PAUSED = 4,
+	EXIT_PRECOND = 5,
+	EXIT_INTR = 130,
+};
+
+struct engine_opts {
+	bool yes;            /* approve every confirm */
+	bool tty;            /* stdin is a terminal: confirms may prompt */
+	long long grace_ms;  /* TERM → KILL */
+};
+
+/* The output of one attempt, matched line by line as it streams. */
+struct stream {
+	struct sbuf line;    /* the current partial line (bounded) */
+	struct sbuf keep;    /* the first 64 KiB, for steps.ID.stdout */
+	bool kept_all;
+};
+
+struct diag_hit {
+	const struct diagnose_def *d;
+	char *hint;          /* rendered at match time with the groups */
+};
+
+struct step_exec {
+	struct engine *eng;
+	struct pstep *ps;
+	const struct step *st;
+	struct host *host;
+	struct lookup lk;    /* names as this step sees them on this host */
+	int attempt;
+	int depth;
+	const char *title;
+	/* the log of this step on this host */
+	int logfd;
+	char *logpath;
+	/* what the current attempt saw */
+	struct stream out[2];
+	struct regex *expect_re[2];
+	bool expect_hit[2];
+	struct regex **cap_re;
+	char **cap_val;
+	struct regex **diag_re;
+	struct diag_hit *hits;
+	size_t nhits;
+	struct regex *own_expect[2]; /* compiled for this attempt: owned */
+	struct regex **own_caps, **own_diags;
+	bool show_output;    /* stream lines to the terminal */
+	bool matching;       /* false while a check runs: log only */
+	long long timeout_ms;/* the effective timeout of the last command */
+	/* the outcome */
+	int rc;
+	char *why;           /* failure reason (owned) */
+	bool interrupted, paused;
+};
+
+struct summary_row {
+	char *id;
+	char *title;
+	char *host;
+	const char *status;
+	long long ms;
+	int depth;
+};
+
+struct engine {
+	struct plan *plan;
+	struct engine_opts opt;
+	struct summary_row *rows;
+	size_t nrows, rowcap;
+	bool failed, paused, interrupted;
+};
+
+/* Runs the plan; returns the exit code. */
+int engine_run(struct plan *p, const struct engine_opts *o);
+
+/* --- used by the step kinds (steps.c) and the output sink (stepio.c) --- */
+
+/* Renders a template for this step: shell text quoted, or masked for
+ * display.  Returns a malloc'ed string or NULL with x->why set. */
+char *exec_render(struct step_exec *x, const struct tmpl *t, int flags);
+/* Runs cmd as the step (action or check) with the step's env, cwd, sudo
+ * and timeout; output goes through the sink to log/terminal/matchers when
+ * match is true, to the log only otherwise. */
+int exec_command(struct step_exec *x, const char *cmd, bool match, struct exec_result *res);
+
+/* stepio.c */
+void stepio_begin(struct step_exec *x);     /* compile patterns for the attempt */
+void stepio_data(void *ctx, int stream, const char *buf, size_t n);
+void stepio_finish(struct step_exec *x);    /* flush partial lines */
+void stepio_release(struct step_exec *x);
+/* Writes text to the step log, secrets masked. */
+void stepio_log(struct step_exec *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Replaces every secret value in s by ***; returns a malloc'ed copy. */
+char *mask_secrets(const struct plan *p, const char *s, size_t n, size_t *outlen);
+
+#endif

@@ -1,0 +1,281 @@
+/* main.c — the command line: global options, then one command.  Exit codes
+ * are DESIGN §4: 0 ok, 1 a step failed, 2 bad input (nothing ran),
+ * 3 rollback failed, 4 paused, 5 a precondition failed, 130 interrupted. */
+#include "engine.h"
+#include "rundir.h"
+#include "search.h"
+#include "sig.h"
+#include "ui.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef RUNBOOK_VERSION
+#define RUNBOOK_VERSION "0.0.0"
+#endif
+
+static const char usage[] =
+	"usage: runbook [global options] COMMAND [ARGS]\n"
+	"\n"
+	"commands:\n"
+	"  run RUNBOOK [-p k=v]... [--params F] [--inventory F] [--target T] [--yes]\n"
+	"                      validate RUNBOOK (a file or a name) and run it\n"
+	"  list                the runbooks found on the search path\n"
+	"\n"
+	"global options:\n"
+	"  --yes               approve every confirm step\n"
+	"  --state-dir DIR     where runs are recorded (default $RUNBOOK_STATE_DIR,\n"
+	"                      $XDG_STATE_HOME/runbook or ~/.local/state/runbook)\n"
+	"  --inventory F       hosts, groups and param values\n"
+	"  --events FILE       append one JSON object per event to FILE\n"
+	"  -v, --verbose       show commands and check output\n"
+	"  -q, --quiet         show only failures and the summary line\n"
+	"  --help, --version\n"
+	"\n"
+	"exit codes: 0 ok, 1 a step failed, 2 bad input (nothing ran), 4 paused for\n"
+	"a confirmation, 5 a precondition failed (nothing changed), 130 interrupted.\n";
+
+/* Commands of the contract that later versions bring. */
+static const char *const later_cmds[] = {"plan", "resume", "rollback", "status", "log", "lint", "trust", "lock"};
+static const char *const cmds[] = {"run", "list", "plan", "resume", "rollback", "status", "log", "lint",
+				   "trust", "lock"};
+
+struct opts {
+	bool yes, dry_run;
+	int verbosity;
+	const char *state_dir, *inventory, *events, *target, *params_file;
+	const char **pnames, **pvalues;
+	size_t np, pcap, vcap;
+	const char **args;
+	size_t nargs, acap;
+};
+
+static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad_usage(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("runbook: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nrunbook: see 'runbook --help'\n", stderr);
+	return EXIT_BAD;
+}
+
+static bool valid_pname(const char *s, size_t n)
+{
+	if (!n || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '_'))
+			return false;
+	return true;
+}
+
+/* Options may come before or after the command and its arguments. */
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+#define NEED_VALUE()                                                         \
+	do {                                                                 \
+		if (i + 1 >= argc)                                           \
+			return bad_usage("option '%s' needs a value", a);    \
+	} while (0)
+		if (!strcmp(a, "--yes") || !strcmp(a, "-y"))
+			o->yes = true;
+		else if (!strcmp(a, "--dry-run"))
+			o->dry_run = true;
+		else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
+			o->verbosity = 1;
+		else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
+			o->verbosity = -1;
+		else if (!strcmp(a, "--state-dir")) {
+			NEED_VALUE();
+			o->state_dir = argv[++i];
+		} else if (!strcmp(a, "--inventory") || !strcmp(a, "-i")) {
+			NEED_VALUE();
+			o->inventory = argv[++i];
+		} else if (!strcmp(a, "--events")) {
+			NEED_VALUE();
+			o->events = argv[++i];
+		} else if (!strcmp(a, "--target") || !strcmp(a, "-t")) {
+			NEED_VALUE();
+			o->target = argv[++i];
+		} else if (!strcmp(a, "--params")) {
+			NEED_VALUE();
+			o->params_file = argv[++i];
+		} else if (!strcmp(a, "-p") || !strcmp(a, "--param")) {
+			NEED_VALUE();
+			const char *kv = argv[++i];
+			const char *eq = strchr(kv, '=');
+			if (!eq || !valid_pname(kv, (size_t)(eq - kv)))
+				return bad_usage("'-p %s': write -p NAME=VALUE", kv);
+			char *name = xstrndup(kv, (size_t)(eq - kv));
+			VEC_PUSH(o->pnames, o->np, o->pcap, name);
+			o->np--;
+			VEC_PUSH(o->pvalues, o->np, o->vcap, eq + 1);
+		} else if (!strncmp(a, "-p", 2) && strchr(a, '=')) {
+			const char *kv = a + 2;
+			const char *eq = strchr(kv, '=');
+			if (!valid_pname(kv, (size_t)(eq - kv)))
+				return bad_usage("'%s': write -p NAME=VALUE", a);
+			VEC_PUSH(o->pnames, o->np, o->pcap, xstrndup(kv, (size_t)(eq - kv)));
+			o->np--;
+			VEC_PUSH(o->pvalues, o->np, o->vcap, eq + 1);
+		} else if (!strcmp(a, "--")) {
+			for (i++; i < argc; i++)
+				VEC_PUSH(o->args, o->nargs, o->acap, argv[i]);
+		} else if (a[0] == '-' && a[1]) {
+			return bad_usage("unknown option '%s'", a);
+		} else {
+			VEC_PUSH(o->args, o->nargs, o->acap, a);
+		}
+#undef NEED_VALUE
+	}
+	return 0;
+}
+
+static void list_cb(void *ctx, const char *name, const char *path)
+{
+	struct rb_error err = {0};
+	struct doc *d = doc_load(path, &err);
+	const char *desc = "";
+	struct node *n = d ? node_get(d->root, "description") : NULL;
+	if (n && n->kind == NODE_SCALAR)
+		desc = n->str;
+	size_t len = strcspn(desc, "\n");
+	printf("%-28s %.*s\n", name, (int)len, desc);
+	doc_free(d);
+	rb_error_release(&err);
+}
+
+static int cmd_run(struct opts *o)
+{
+	if (o->nargs != 2)
+		return bad_usage("%s", o->nargs < 2 ? "'run' needs a runbook (a file or a name)"
+						    : "'run' takes one runbook");
+	if (o->dry_run) {
+		fprintf(stderr, "runbook: --dry-run (the plan preview) is not in this version yet\n");
+		return EXIT_BAD;
+	}
+	const char *arg = o->args[1];
+	char *path = runbook_find(arg);
+	if (!path) {
+		fprintf(stderr, "runbook: runbook '%s' not found (a file, or a name looked up in RUNBOOK_PATH, ./runbooks and %s/runbooks)\n",
+			arg, RUNBOOK_DATADIR);
+		return EXIT_BAD;
+	}
+	struct rb_error err = {0};
+	int code = EXIT_BAD;
+	struct plan *plan = NULL;
+	char *state = NULL, *run_id = NULL, *run_dir = NULL;
+	struct runbook *rb = runbook_load(path, &err);
+	if (!rb)
+		goto out;
+	char started[64];
+	run_id = run_id_new(rb->name, started, sizeof(started));
+	state = state_dir_path(o->state_dir);
+	char *planned_dir = xasprintf("%s/runs/%s", state, run_id);
+	struct run_input in = {
+		.pnames = o->pnames,
+		.pvalues = o->pvalues,
+		.np = o->np,
+		.params_file = o->params_file,
+		.inventory = o->inventory,
+		.target = o->target,
+		.run_id = run_id,
+		.run_dir = planned_dir,
+		.started = started,
+	};
+	plan = plan_resolve(rb, &in, &err);
+	free(planned_dir);
+	if (!plan)
+		goto out;
+	/* Everything is valid: only now does anything touch the disk. */
+	run_dir = run_dir_create(state, run_id, &err);
+	if (!run_dir)
+		goto out;
+	struct ui_opts uo = {
+		.color = isatty(1) && !getenv("NO_COLOR"),
+		.verbosity = o->verbosity,
+		.events_path = o->events,
+	};
+	if (ui_init(&uo, &err) < 0)
+		goto out;
+	struct engine_opts eo = {.yes = o->yes, .tty = isatty(0), .grace_ms = 5000};
+	const char *g = getenv("RUNBOOK_KILL_GRACE");
+	if (g && parse_duration(g, &eo.grace_ms) < 0) {
+		rb_error_add(&err, "RUNBOOK_KILL_GRACE: invalid duration '%s'", g);
+		goto out;
+	}
+	code = engine_run(plan, &eo);
+	ui_close();
+out:
+	if (err.n || err.nwarn)
+		rb_error_print(&err, "runbook");
+	rb_error_release(&err);
+	plan_free(plan);
+	runbook_free(rb);
+	free(path);
+	free(state);
+	free(run_id);
+	free(run_dir);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	search_set_argv0(argv[0]);
+	struct opts o = {0};
+	int code = parse_args(argc, argv, &o);
+	if (code)
+		goto out;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(usage, stdout);
+			goto out;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			printf("runbook %s\n", RUNBOOK_VERSION);
+			goto out;
+		}
+	}
+	if (!o.nargs) {
+		fputs(usage, stderr);
+		code = EXIT_BAD;
+		goto out;
+	}
+	const char *cmd = o.args[0];
+	sig_init();
+	if (!strcmp(cmd, "run"))
+		code = cmd_run(&o);
+	else if (!strcmp(cmd, "list")) {
+		runbook_each(list_cb, NULL);
+	} else {
+		code = EXIT_BAD;
+		for (size_t i = 0; i < ARRAY_LEN(later_cmds); i++)
+			if (!strcmp(later_cmds[i], cmd)) {
+				fprintf(stderr, "runbook: '%s' is part of the design but not in this version yet (see CHANGELOG.md)\n",
+					cmd);
+				goto out;
+			}
+		struct sbuf sb = {0};
+		sbuf_addf(&sb, "unknown command '%s'", cmd);
+		sbuf_add_suggestion(&sb, cmd, cmds, ARRAY_LEN(cmds));
+		fprintf(stderr, "runbook: %s\n", sbuf_str(&sb));
+		sbuf_release(&sb);
+	}
+out:
+	for (size_t i = 0; i < o.np; i++)
+		free((char *)o.pnames[i]);
+	free(o.pnames);
+	free(o.pvalues);
+	free(o.args);
+	return code;
+}

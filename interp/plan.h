@@ -1,0 +1,121 @@
+/* plan.h — a runbook resolved for one run: params and vars with their
+ * values, hosts, and the flat list of concrete steps (module actions
+ * expanded, groups kept as headers).  `run` executes it; `plan` will
+ * render it.  Everything here is owned by struct plan (plan_free). */
+#ifndef RB_PLAN_H
+#define RB_PLAN_H
+
+#include "runbook.h"
+
+struct transport;
+
+struct host {
+	char *name, *address, *user;
+	int port;
+	bool local, sudo;
+	char **env; /* "K=V" for every command on the host */
+	size_t nenv;
+	struct transport *tr; /* opened on first use, owned */
+};
+
+struct binding {
+	char *name, *value;
+	bool secret;
+};
+
+/* The results of a step, readable as steps.ID.rc|stdout|stderr. */
+struct result {
+	char *id, *rc, *out, *err;
+};
+
+/* Names visible to a runbook, or to one expansion of a module action.
+ * Module scopes see their action's params, not the caller's names. */
+struct scope {
+	struct binding *b;
+	size_t nb, bcap;
+	struct result *res;
+	size_t nres, rcap;
+	struct scope *caller;   /* module scope: where `with` is evaluated */
+	const struct step *uses;/* module scope: the `uses` step */
+	bool entered;           /* module scope: `with` values bound */
+};
+
+/* An enclosing group or uses step whose modifiers a step inherits. */
+struct frame {
+	const struct step *st;
+	struct scope *scope;
+};
+
+struct pstep {
+	const struct step *st;
+	struct scope *scope;
+	char *id;              /* unique: module steps are CALLER.ID */
+	int depth;             /* nesting, for display */
+	size_t span;           /* group/uses headers: entries below */
+	int number;            /* leaves: 1-based position for [n/N] */
+	struct host **hosts;
+	size_t nhosts;
+	struct frame *outer;   /* outermost first */
+	size_t nouter;
+	struct scope *inner;   /* uses headers: the module scope opened */
+	size_t row;            /* engine scratch: first summary row */
+};
+
+struct param_value {
+	const struct param_def *def;
+	char *value;           /* NULL: optional, unset */
+	const char *source;    /* "-p", "--params", "inventory", "env", "default" */
+};
+
+struct plan {
+	struct runbook *rb;          /* not owned */
+	char *run_id, *run_dir, *started;
+	char *target;
+	struct host **hosts;         /* "local" first */
+	size_t nhosts;
+	struct scope **scopes;       /* every scope, [0] is the runbook's */
+	size_t nscopes, scap;
+	struct param_value *params;
+	size_t nparams;
+	struct pstep *pre, *steps, *fin;
+	size_t npre, nsteps, nfin;
+	int nleaves;
+	char **secrets;              /* every secret value, for masking */
+	size_t nsecrets, seccap;
+};
+
+/* What the command line gives to resolve a runbook. */
+struct run_input {
+	const char **pnames, **pvalues; /* -p k=v, in order */
+	size_t np;
+	const char *params_file;
+	const char *inventory;
+	const char *target;
+	const char *run_id, *run_dir, *started;
+};
+
+/* Resolves rb for a run.  Returns the plan (caller frees with plan_free;
+ * rb must outlive it) or NULL after adding every problem to err. */
+struct plan *plan_resolve(struct runbook *rb, const struct run_input *in, struct rb_error *err);
+void plan_free(struct plan *p);
+
+/* Scope helpers used by the engine. */
+void scope_set(struct scope *s, const char *name, const char *value, bool secret);
+const struct binding *scope_get(const struct scope *s, const char *name);
+struct result *scope_result(struct scope *s, const char *id); /* creates */
+void plan_add_secret(struct plan *p, const char *value);
+
+/* Looks up a template name for a step: ctx is a struct lookup. */
+struct lookup {
+	struct plan *plan;
+	struct scope *scope;
+	const struct host *host;
+	/* diagnose hints: the matched pattern's named groups first */
+	const struct binding *extra;
+	size_t nextra;
+	char *tmp;     /* owned scratch for computed values */
+};
+const char *plan_lookup(void *ctx, const char *name, bool *secret);
+void lookup_release(struct lookup *lk);
+
+#endif

@@ -1,0 +1,231 @@
+/* steps.c — the step kinds: what each YAML action key accepts and how one
+ * attempt of it runs.  Structural kinds (group, uses) are walked by the
+ * engine and have no run function. */
+#include "steps.h"
+
+#include "engine.h"
+#include "sig.h"
+#include "ui.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MODS_COMMON (MOD_ID | MOD_NAME | MOD_WHEN)
+#define MODS_RUN                                                                                   \
+	(MODS_COMMON | MOD_ON | MOD_SUDO | MOD_ENV | MOD_CWD | MOD_TIMEOUT | MOD_RETRY | MOD_EXPECT | \
+	 MOD_CAPTURE | MOD_DIAGNOSE | MOD_CHECK | MOD_UNDO | MOD_ALLOW_FAILURE | MOD_PROBE)
+
+static bool rc_expected(const struct step *st, int rc)
+{
+	if (st->rc_any)
+		return true;
+	for (size_t i = 0; i < st->nrcs; i++)
+		if (st->rcs[i] == rc)
+			return true;
+	return false;
+}
+
+static char *rcs_text(const struct step *st)
+{
+	struct sbuf sb = {0};
+	for (size_t i = 0; i < st->nrcs; i++)
+		sbuf_addf(&sb, "%s%d", i ? ", " : "", st->rcs[i]);
+	return sbuf_detach(&sb);
+}
+
+/* One attempt of a command step: the action, then expectations, captures,
+ * diagnoses and the check.  0 on success, -1 with x->why set. */
+static int run_command(struct step_exec *x)
+{
+	const struct step *st = x->st;
+	char *cmd = exec_render(x, st->text, 0);
+	if (!cmd)
+		return -1;
+	char *shown = exec_render(x, st->text, RENDER_MASK);
+	stepio_begin(x);
+	if (x->why) {
+		free(cmd);
+		free(shown);
+		return -1;
+	}
+	stepio_log(x, "$ %s\n", shown);
+	ui_note(x->depth, "cmd", "%s", shown);
+	free(shown);
+	struct exec_result res;
+	x->matching = true;
+	exec_command(x, cmd, true, &res);
+	stepio_finish(x);
+	free(cmd);
+	x->rc = res.rc;
+	stepio_log(x, "# exit %d\n", res.rc);
+	int ok = -1;
+	if (res.error)
+		x->why = xstrdup(res.error);
+	else if (res.interrupted) {
+		x->interrupted = true;
+		x->why = xasprintf("interrupted by signal %d", sig_interrupted());
+	} else if (res.timed_out) {
+		char d[32];
+		format_duration(d, sizeof(d), x->timeout_ms);
+		x->why = xasprintf("timed out after %s", d);
+	} else if (!rc_expected(st, res.rc)) {
+		char *want = rcs_text(st);
+		x->why = res.signal ? xasprintf("killed by signal %d (expected exit code %s)", res.signal, want)
+				    : xasprintf("exit code %d (expected %s)", res.rc, want);
+		free(want);
+	} else {
+		ok = 0;
+	}
+	exec_result_release(&res);
+	if (ok == 0 && st->expect_out && !x->expect_hit[0]) {
+		x->why = xasprintf("stdout never matched '%s'", st->expect_out->t->src);
+		ok = -1;
+	}
+	if (ok == 0 && st->expect_err && !x->expect_hit[1]) {
+		x->why = xasprintf("stderr never matched '%s'", st->expect_err->t->src);
+		ok = -1;
+	}
+	for (size_t i = 0; ok == 0 && i < st->ncaps; i++)
+		if (!x->cap_val[i]) {
+			x->why = xasprintf("capture '%s' found no line matching '%s'", st->caps[i].name,
+					   st->caps[i].pat.t->src);
+			ok = -1;
+		}
+	for (size_t i = 0; ok == 0 && i < x->nhits; i++)
+		if (x->hits[i].d->fail) {
+			x->why = xasprintf("output matched '%s'", x->hits[i].d->pat.t->src);
+			ok = -1;
+		}
+	if (ok == 0 && st->check) {
+		char *check = exec_render(x, st->check, 0);
+		if (!check)
+			return -1;
+		char *cshown = exec_render(x, st->check, RENDER_MASK);
+		stepio_log(x, "$ check: %s\n", cshown);
+		x->matching = false;
+		exec_command(x, check, false, &res);
+		stepio_finish(x);
+		x->matching = true;
+		stepio_log(x, "# check exit %d\n", res.rc);
+		if (res.error)
+			x->why = xasprintf("check could not run: %s", res.error);
+		else if (res.interrupted) {
+			x->interrupted = true;
+			x->why = xstrdup("interrupted during the check");
+		} else if (res.timed_out)
+			x->why = xasprintf("check timed out: %s", cshown);
+		else if (res.rc != 0)
+			x->why = xasprintf("check failed (exit %d): %s", res.rc, cshown);
+		else
+			ok = 0;
+		if (x->why)
+			ok = -1;
+		exec_result_release(&res);
+		free(cshown);
+		free(check);
+	}
+	return ok;
+}
+
+static int run_note(struct step_exec *x)
+{
+	char *text = exec_render(x, x->st->text, RENDER_MASK);
+	if (!text)
+		return -1;
+	ui_note(x->depth, "note", "%s", text);
+	stepio_log(x, "note: %s\n", text);
+	free(text);
+	return 0;
+}
+
+/* Reads one answer line from the terminal; -1 when interrupted or EOF. */
+static int read_answer(char *buf, size_t n)
+{
+	size_t len = 0;
+	for (;;) {
+		char c;
+		ssize_t r = read(0, &c, 1);
+		if (r < 0 && errno == EINTR) {
+			if (sig_interrupted())
+				return -1;
+			continue;
+		}
+		if (r <= 0)
+			return len ? 0 : -1;
+		if (c == '\n')
+			break;
+		if (len + 1 < n)
+			buf[len++] = c;
+	}
+	buf[len] = '\0';
+	return 0;
+}
+
+static int run_confirm(struct step_exec *x)
+{
+	char *text = exec_render(x, x->st->text, RENDER_MASK);
+	if (!text)
+		return -1;
+	stepio_log(x, "confirm: %s\n", text);
+	if (x->eng->opt.yes) {
+		ui_note(x->depth, "confirm", "%s \xe2\x80\x94 approved by --yes", text);
+		stepio_log(x, "approved by --yes\n");
+		free(text);
+		return 0;
+	}
+	if (!x->eng->opt.tty) {
+		x->paused = true;
+		x->why = xasprintf("confirmation needed: %s", text);
+		free(text);
+		return -1;
+	}
+	ui_note(x->depth, "confirm", "%s", text);
+	printf("%*s%sContinue? [y/N] %s", 2 * (x->depth + 1), "", ui_c("bold"), ui_c("reset"));
+	fflush(stdout);
+	char ans[64];
+	int r = read_answer(ans, sizeof(ans));
+	if (r < 0 && sig_interrupted()) {
+		x->interrupted = true;
+		x->why = xstrdup("interrupted at the confirmation");
+	} else if (r == 0 && (!strcmp(ans, "y") || !strcmp(ans, "Y") || !strcmp(ans, "yes"))) {
+		stepio_log(x, "approved by the operator\n");
+		free(text);
+		return 0;
+	} else {
+		x->why = xstrdup("declined by the operator");
+	}
+	stepio_log(x, "%s\n", x->why);
+	free(text);
+	return -1;
+}
+
+#define LATER_SSH "transfers arrive with the SSH transport"
+#define LATER_ARCHIVE "snapshots arrive with archive support"
+
+const struct step_kind step_kinds[] = {
+	{"run", ACT_RUN, TMPL_SHELL, MODS_RUN, run_command, NULL},
+	{"uses", ACT_USES, TMPL_TEXT,
+	 MODS_COMMON | MOD_ON | MOD_SUDO | MOD_ENV | MOD_CWD | MOD_TIMEOUT | MOD_UNDO | MOD_WITH, NULL, NULL},
+	{"confirm", ACT_CONFIRM, TMPL_TEXT, MODS_COMMON, run_confirm, NULL},
+	{"note", ACT_NOTE, TMPL_TEXT, MODS_COMMON, run_note, NULL},
+	{"group", ACT_GROUP, TMPL_TEXT,
+	 MOD_ID | MOD_WHEN | MOD_ON | MOD_SUDO | MOD_ENV | MOD_CWD | MOD_TIMEOUT | MOD_UNDO | MOD_STEPS,
+	 NULL, NULL},
+	{"archive", ACT_LATER, TMPL_TEXT, MODS_RUN, NULL, LATER_ARCHIVE},
+	{"extract", ACT_LATER, TMPL_TEXT, MODS_RUN, NULL, LATER_ARCHIVE},
+	{"upload", ACT_LATER, TMPL_TEXT, MODS_RUN, NULL, LATER_SSH},
+	{"download", ACT_LATER, TMPL_TEXT, MODS_RUN, NULL, LATER_SSH},
+	{"write", ACT_LATER, TMPL_TEXT, MODS_RUN, NULL, LATER_SSH},
+};
+const size_t step_kinds_count = ARRAY_LEN(step_kinds);
+
+const struct step_kind *step_kind_find(const char *key)
+{
+	for (size_t i = 0; i < step_kinds_count; i++)
+		if (!strcmp(step_kinds[i].key, key))
+			return &step_kinds[i];
+	return NULL;
+}

@@ -1,0 +1,50 @@
+/* steps.h — the table of step kinds (tmux's cmd_entry pattern): each kind
+ * names its YAML key, the modifiers it accepts and how the engine runs it.
+ * check.c validates with it; engine.c dispatches through it. */
+#ifndef RB_STEPS_H
+#define RB_STEPS_H
+
+#include "template.h"
+
+enum step_modifier {
+	MOD_ID = 1u << 0,
+	MOD_NAME = 1u << 1,
+	MOD_ON = 1u << 2,
+	MOD_WHEN = 1u << 3,
+	MOD_SUDO = 1u << 4,
+	MOD_ENV = 1u << 5,
+	MOD_CWD = 1u << 6,
+	MOD_TIMEOUT = 1u << 7,
+	MOD_RETRY = 1u << 8,
+	MOD_EXPECT = 1u << 9,
+	MOD_CAPTURE = 1u << 10,
+	MOD_DIAGNOSE = 1u << 11,
+	MOD_CHECK = 1u << 12,
+	MOD_UNDO = 1u << 13,
+	MOD_ALLOW_FAILURE = 1u << 14,
+	MOD_PROBE = 1u << 15,
+	MOD_WITH = 1u << 16,
+	MOD_STEPS = 1u << 17,
+	MOD_HINT = 1u << 18,
+};
+
+enum step_action { ACT_RUN, ACT_USES, ACT_CONFIRM, ACT_NOTE, ACT_GROUP, ACT_LATER };
+
+struct step_exec; /* engine.h */
+
+struct step_kind {
+	const char *key;          /* the YAML key that selects the kind */
+	enum step_action action;
+	enum tmpl_mode mode;      /* how the key's text is templated */
+	unsigned mods;            /* accepted modifiers */
+	/* Runs one attempt of a leaf step on one host; NULL for structural
+	 * kinds (group, uses) that the engine walks itself. */
+	int (*run)(struct step_exec *x);
+	const char *later;        /* non-NULL: not in this version, and why */
+};
+
+extern const struct step_kind step_kinds[];
+extern const size_t step_kinds_count;
+const struct step_kind *step_kind_find(const char *key);
+
+#endif

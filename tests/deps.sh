@@ -1,0 +1,40 @@
+#!/bin/sh
+# Install what `make` (build) or `make test` (test) needs from Debian's
+# packages: with apt-get when root, with `sudo -n` when allowed, otherwise
+# name the exact packages and fail.  Idempotent: installs only what is missing.
+set -u
+what=${1:-build}
+need=""
+have_pkg() { pkg-config --exists "$1" 2>/dev/null; }
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+
+have_cmd cc || need="$need gcc"
+have_cmd make || need="$need make"
+have_cmd pkg-config || need="$need pkg-config"
+have_pkg yaml-0.1 || need="$need libyaml-dev"
+have_pkg libpcre2-8 || need="$need libpcre2-dev"
+have_pkg libssh2 || need="$need libssh2-1-dev"
+have_pkg libarchive || need="$need libarchive-dev"
+if [ "$what" = test ] || [ "$what" = bench ]; then
+	have_cmd python3 || need="$need python3"
+	have_cmd script || need="$need bsdutils"
+fi
+if [ "$what" = bench ]; then
+	have_cmd hyperfine || need="$need hyperfine"
+fi
+[ -z "$need" ] && exit 0
+
+if [ "$(id -u)" = 0 ]; then
+	apt=""
+elif sudo -n true 2>/dev/null; then
+	apt="sudo -n"
+else
+	echo "runbook: missing packages:$need" >&2
+	echo "runbook: install them with: sudo apt-get install -y$need" >&2
+	exit 1
+fi
+echo "runbook: installing$need" >&2
+export DEBIAN_FRONTEND=noninteractive
+$apt apt-get update -qq >/dev/null || exit 1
+# shellcheck disable=SC2086
+$apt apt-get install -y -qq --no-install-recommends $need >/dev/null || exit 1
