@@ -182,6 +182,8 @@ static struct pattern *parse_pattern(struct loader *L, struct node *n, const cha
 			at.col += (int)off + (n->plain ? 0 : 1);
 		rb_error_at(L->err, at, "bad regular expression in '%s': %s", what, msg);
 		free(msg);
+		/* keep the pattern: its capture name must still be known, or
+		 * every later use would be reported as an unknown name too */
 	} else if (tmpl_is_constant(t)) {
 		p->re = re;
 		re = NULL;
@@ -239,7 +241,8 @@ void parse_params(struct node *map, struct param_def **out, size_t *n, struct rb
 			rb_error_at(err, k->pos, "invalid param name '%s' (letters, digits and _)", k->str);
 		if (v->kind == NODE_SCALAR && v->len == 0) {
 			/* `name:` alone: an optional param without default */
-		} else if (is_map(L, v, k->str) && check_keys(L, v, param_keys, ARRAY_LEN(param_keys), "a param")) {
+		} else if (is_map(L, v, k->str)) {
+			check_keys(L, v, param_keys, ARRAY_LEN(param_keys), "a param");
 			struct node *x;
 			if ((x = node_get(v, "required")))
 				parse_bool(L, x, "required", &p.required);
@@ -365,8 +368,9 @@ int parse_host_def(struct node *v, const char *name, struct pos pos, struct host
 		rb_error_at(err, pos, "invalid host name '%s'", name);
 	if (!strcmp(name, "local"))
 		rb_error_at(err, pos, "'local' is the operator's machine and cannot be redefined");
-	if (!is_map(L, v, name) || !check_keys(L, v, host_keys, ARRAY_LEN(host_keys), "a host"))
+	if (!is_map(L, v, name))
 		return -1;
+	check_keys(L, v, host_keys, ARRAY_LEN(host_keys), "a host");
 	struct node *x;
 	if ((x = node_get(v, "address")) && nonempty_text(L, x, "address"))
 		h->address = xstrdup(x->str);
@@ -442,8 +446,9 @@ static void steps_free(struct step *s, size_t n);
 static void parse_retry(struct loader *L, struct node *v, struct step *s)
 {
 	static const char *const keys[] = {"attempts", "delay", "backoff"};
-	if (!is_map(L, v, "retry") || !check_keys(L, v, keys, ARRAY_LEN(keys), "'retry'"))
+	if (!is_map(L, v, "retry"))
 		return;
+	check_keys(L, v, keys, ARRAY_LEN(keys), "'retry'");
 	struct node *x;
 	if ((x = node_get(v, "attempts")) && is_scalar(L, x, "attempts")) {
 		long long a;
@@ -481,8 +486,9 @@ static int parse_rc(struct loader *L, struct node *x, int *out)
 static void parse_expect(struct loader *L, struct node *v, struct step *s)
 {
 	static const char *const keys[] = {"rc", "stdout", "stderr"};
-	if (!is_map(L, v, "expect") || !check_keys(L, v, keys, ARRAY_LEN(keys), "'expect'"))
+	if (!is_map(L, v, "expect"))
 		return;
+	check_keys(L, v, keys, ARRAY_LEN(keys), "'expect'");
 	struct node *x;
 	if ((x = node_get(v, "rc"))) {
 		s->nrcs = 0;
@@ -537,8 +543,9 @@ static void parse_diagnose(struct loader *L, struct node *v, struct step *s)
 		return;
 	for (size_t i = 0; i < v->n; i++) {
 		struct node *d = v->items[i];
-		if (!is_map(L, d, "diagnose") || !check_keys(L, d, keys, ARRAY_LEN(keys), "a diagnose entry"))
+		if (!is_map(L, d, "diagnose"))
 			continue;
+		check_keys(L, d, keys, ARRAY_LEN(keys), "a diagnose entry");
 		struct node *m = node_get(d, "match"), *h = node_get(d, "hint"), *f = node_get(d, "fail");
 		if (!m) {
 			rb_error_at(L->err, d->pos, "a diagnose entry needs 'match'");
@@ -982,8 +989,9 @@ static struct module *module_get(struct loader *L, const char *name, struct pos 
 		a->pos = k->pos;
 		if (!valid_ident(k->str, true))
 			rb_error_at(L->err, k->pos, "invalid action name '%s'", k->str);
-		if (!is_map(L, v, k->str) || !check_keys(L, v, action_keys, ARRAY_LEN(action_keys), "an action"))
+		if (!is_map(L, v, k->str))
 			continue;
+		check_keys(L, v, action_keys, ARRAY_LEN(action_keys), "an action");
 		if ((x = node_get(v, "description")) && is_scalar(L, x, "description"))
 			a->description = xstrdup(x->str);
 		if ((x = node_get(v, "params")))
@@ -1441,8 +1449,7 @@ struct runbook *runbook_load(const char *path, struct rb_error *err)
 	resolve_uses(L, rb->pre, rb->npre, rb->dir);
 	resolve_uses(L, rb->steps, rb->nsteps, rb->dir);
 	resolve_uses(L, rb->fin, rb->nfin, rb->dir);
-	if (err->n == before)
-		check_names(L, rb);
+	check_names(L, rb);
 out:
 	if (err->n != before) {
 		runbook_free(rb);

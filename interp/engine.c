@@ -338,6 +338,12 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 	else
 		status = "failed";
 	store_results(&x, true);
+	if (x.why) {
+		/* a reason may quote a path or value: never show a secret */
+		char *m = mask_secrets(p, x.why, strlen(x.why), NULL);
+		free(x.why);
+		x.why = m;
+	}
 	if (st->kind->action == ACT_RUN || ok != 0)
 		ui_step_end(number, total, title, hostname, status, ms, ok == 0 ? NULL : x.why, ps->depth);
 	/* every matching diagnosis is shown: on failure as hints, else as notes */
@@ -353,11 +359,8 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 	json_kint(j, "rc", x.rc);
 	json_kint(j, "attempts", x.attempt > st->attempts ? st->attempts : x.attempt);
 	json_kint(j, "duration_ms", ms);
-	if (x.why) {
-		char *m = mask_secrets(p, x.why, strlen(x.why), NULL);
-		json_kstr(j, "reason", m);
-		free(m);
-	}
+	if (x.why)
+		json_kstr(j, "reason", x.why);
 	ui_event_emit();
 	if (row) {
 		row->status = status;
@@ -588,8 +591,6 @@ static int run_preconditions(struct engine *E)
 static void print_summary(struct engine *E, const char *outcome, long long ms)
 {
 	struct plan *p = E->plan;
-	if (ui_verbosity() < 0 && !strcmp(outcome, "succeeded"))
-		return;
 	char d[32];
 	format_duration(d, sizeof(d), ms);
 	int counts[5] = {0};
@@ -613,9 +614,10 @@ static void print_summary(struct engine *E, const char *outcome, long long ms)
 			printf("  %s%-16s%s %7s  %*s%s%s%s\n", c, r->status, ui_c("reset"), dur, 2 * r->depth, "",
 			       r->title, r->host ? " @" : "", r->host ? r->host : "");
 		}
-	printf("  %d ok, %d failed, %d skipped, %d not run \xe2\x80\x94 run %s\n", counts[0], counts[1] + counts[4],
-	       counts[2], counts[3], p->run_id);
-	if (p->run_dir[0])
+	printf("%s%d ok, %d failed, %d skipped, %d not run \xe2\x80\x94 run %s%s%s\n", ui_verbosity() < 0 ? "" : "  ",
+	       counts[0], counts[1] + counts[4], counts[2], counts[3], p->run_id, ui_verbosity() < 0 ? ": " : "",
+	       ui_verbosity() < 0 ? outcome : "");
+	if (p->run_dir[0] && ui_verbosity() >= 0)
 		printf("  logs: %s/logs\n", p->run_dir);
 	fflush(stdout);
 }

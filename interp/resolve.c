@@ -105,6 +105,12 @@ const char *plan_lookup(void *ctx, const char *name, bool *secret)
 		return NULL;
 	}
 	if (!strncmp(name, "env.", 4)) {
+		/* the variable a secret param is read from is secret too */
+		for (size_t i = 0; i < lk->plan->nparams; i++) {
+			const struct param_def *d = lk->plan->params[i].def;
+			if (d->secret && d->env && !strcmp(d->env, name + 4))
+				*secret = true;
+		}
 		const char *v = getenv(name + 4);
 		return v ? v : "";
 	}
@@ -394,7 +400,8 @@ static void expand_one(struct expander *E, const struct step *st, struct scope *
 		ps.nhosts = 1;
 	} else {
 		ps.hosts = xcalloc(ninh + 1, sizeof(*ps.hosts));
-		memcpy(ps.hosts, inh, ninh * sizeof(*inh));
+		if (ninh)
+			memcpy(ps.hosts, inh, ninh * sizeof(*inh));
 		ps.nhosts = ninh;
 	}
 	for (size_t i = 0; i < ps.nhosts; i++)
@@ -406,7 +413,8 @@ static void expand_one(struct expander *E, const struct step *st, struct scope *
 			break;
 		}
 	ps.outer = xcalloc(nouter + 1, sizeof(*outer));
-	memcpy(ps.outer, outer, nouter * sizeof(*outer));
+	if (nouter)
+		memcpy(ps.outer, outer, nouter * sizeof(*outer));
 	ps.nouter = nouter;
 	bool header = st->kind->action == ACT_GROUP || st->kind->action == ACT_USES;
 	if (!header)
@@ -418,7 +426,8 @@ static void expand_one(struct expander *E, const struct step *st, struct scope *
 	struct host **hosts = E->v[at].hosts;
 	size_t nhosts = E->v[at].nhosts;
 	struct frame *fr = xcalloc(nouter + 2, sizeof(*fr));
-	memcpy(fr, outer, nouter * sizeof(*outer));
+	if (nouter)
+		memcpy(fr, outer, nouter * sizeof(*outer));
 	fr[nouter].st = st;
 	fr[nouter].scope = scope;
 	if (st->kind->action == ACT_GROUP) {

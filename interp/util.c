@@ -188,8 +188,56 @@ void rb_warn_at(struct rb_error *err, struct pos at, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* "file:line:col: …" → the numbers; messages without a position sort last. */
+static void msg_pos(const char *m, size_t *flen, long *line, long *col)
+{
+	const char *c1 = strstr(m, ":");
+	*flen = (size_t)-1;
+	*line = *col = 0;
+	while (c1) {
+		char *end;
+		long l = strtol(c1 + 1, &end, 10);
+		if (end > c1 + 1 && *end == ':') {
+			long c = strtol(end + 1, &end, 10);
+			if (*end == ':') {
+				*flen = (size_t)(c1 - m);
+				*line = l;
+				*col = c;
+				return;
+			}
+		}
+		c1 = strstr(c1 + 1, ":");
+	}
+}
+
+/* Problems of one file in the order they appear in it; files in the order
+ * they were first reported.  Insertion sort: lists are short, and stable. */
+static void sort_by_position(char **msgs, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		char *m = msgs[i];
+		size_t fl;
+		long l, c;
+		msg_pos(m, &fl, &l, &c);
+		size_t j = i;
+		while (j > 0) {
+			size_t fl2;
+			long l2, c2;
+			msg_pos(msgs[j - 1], &fl2, &l2, &c2);
+			if (fl == (size_t)-1 || fl2 != fl || strncmp(m, msgs[j - 1], fl) != 0 ||
+			    l2 < l || (l2 == l && c2 <= c))
+				break;
+			msgs[j] = msgs[j - 1];
+			j--;
+		}
+		msgs[j] = m;
+	}
+}
+
 void rb_error_print(const struct rb_error *err, const char *prog)
 {
+	sort_by_position(err->msgs, err->n);
+	sort_by_position(err->warns, err->nwarn);
 	for (size_t i = 0; i < err->nwarn; i++)
 		fprintf(stderr, "%s: warning: %s\n", prog, err->warns[i]);
 	for (size_t i = 0; i < err->n; i++)
