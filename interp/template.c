@@ -66,6 +66,8 @@ enum frame { F_UNQ, F_DQ, F_SQ, F_BQ, F_PARAM, F_COMMENT, F_HEREDOC };
 struct lexer {
 	enum frame stack[64];
 	int depth[64]; /* open parentheses inside an F_UNQ command substitution */
+	int cases[64]; /* open `case … esac` inside an F_UNQ frame: their `x)`
+			* patterns close no parenthesis */
 	int top;
 	bool escaped;    /* previous char was an unpaired backslash */
 	bool word_start; /* at the start of a shell word (for '#') */
@@ -86,6 +88,7 @@ static void lex_push(struct lexer *lx, enum frame f)
 	}
 	lx->stack[++lx->top] = f;
 	lx->depth[lx->top] = 0;
+	lx->cases[lx->top] = 0;
 }
 
 static void lex_pop(struct lexer *lx)
@@ -183,6 +186,7 @@ static void lex_feed(struct lexer *lx, const char *s, size_t n)
 				lex_push(lx, F_BQ);
 			else if (c == '$' && next == '(') {
 				lex_push(lx, F_UNQ);
+				lx->word_start = true; /* a new command begins */
 				i++;
 			} else if (c == '$' && next == '{') {
 				lex_push(lx, F_PARAM);
@@ -200,6 +204,12 @@ static void lex_feed(struct lexer *lx, const char *s, size_t n)
 				break;
 			}
 			bool ws = false;
+			if (lx->word_start && c == 'c' && !strncmp(s + i, "case", 4) && i + 4 < n &&
+			    (s[i + 4] == ' ' || s[i + 4] == '\t' || s[i + 4] == '\n'))
+				lx->cases[lx->top]++;
+			else if (lx->word_start && c == 'e' && !strncmp(s + i, "esac", 4) &&
+				 (i + 4 >= n || strchr(" \t\n;)&|", s[i + 4])) && lx->cases[lx->top] > 0)
+				lx->cases[lx->top]--;
 			if (c == '\'')
 				lex_push(lx, F_SQ);
 			else if (c == '"')
@@ -219,9 +229,13 @@ static void lex_feed(struct lexer *lx, const char *s, size_t n)
 			} else if (c == ')') {
 				if (lx->depth[lx->top] > 0)
 					lx->depth[lx->top]--;
+				else if (lx->cases[lx->top] > 0)
+					ws = true; /* the end of a case pattern */
 				else
 					lex_pop(lx);
-			} else if (c == '<' && next == '<' && (i + 2 >= n || s[i + 2] != '<')) {
+			} else if (c == '<' && next == '<' && i + 2 < n && s[i + 2] == '<') {
+				i += 2; /* a here-string: the word after it is an ordinary word */
+			} else if (c == '<' && next == '<') {
 				i++;
 				lx->heredoc_pending = true;
 				lx->reading_delim = true;
