@@ -377,6 +377,7 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 		sbuf_release(&x.out[i].line);
 		sbuf_release(&x.out[i].keep);
 	}
+	sbuf_release(&x.logbuf);
 	lookup_release(&x.lk);
 	if (x.logfd >= 0)
 		close(x.logfd);
@@ -577,6 +578,7 @@ static int run_preconditions(struct engine *E)
 				sbuf_release(&x.out[k].line);
 				sbuf_release(&x.out[k].keep);
 			}
+			sbuf_release(&x.logbuf);
 			lookup_release(&x.lk);
 			if (x.logfd >= 0)
 				close(x.logfd);
@@ -593,14 +595,16 @@ static void print_summary(struct engine *E, const char *outcome, long long ms)
 	struct plan *p = E->plan;
 	char d[32];
 	format_duration(d, sizeof(d), ms);
-	int counts[5] = {0};
-	static const char *const names[] = {"ok", "failed", "skipped", "not run", "other"};
-	for (size_t i = 0; i < E->nrows; i++) {
-		int k = 4;
-		for (int c = 0; c < 4; c++)
-			if (!strcmp(E->rows[i].status, names[c]))
-				k = c;
-		counts[k]++;
+	/* the count line names every status that occurred, in a fixed order */
+	static const char *const order[] = {"ok", "failed", "failed (allowed)", "interrupted", "paused",
+					    "skipped", "not run"};
+	struct sbuf counts = {0};
+	for (size_t k = 0; k < ARRAY_LEN(order); k++) {
+		int c = 0;
+		for (size_t i = 0; i < E->nrows; i++)
+			c += !strcmp(E->rows[i].status, order[k]);
+		if (c || k < 2)
+			sbuf_addf(&counts, "%s%d %s", counts.len ? ", " : "", c, order[k]);
 	}
 	ui_title("summary: %s in %s", outcome, d);
 	if (ui_verbosity() >= 0)
@@ -614,9 +618,9 @@ static void print_summary(struct engine *E, const char *outcome, long long ms)
 			printf("  %s%-16s%s %7s  %*s%s%s%s\n", c, r->status, ui_c("reset"), dur, 2 * r->depth, "",
 			       r->title, r->host ? " @" : "", r->host ? r->host : "");
 		}
-	printf("%s%d ok, %d failed, %d skipped, %d not run \xe2\x80\x94 run %s%s%s\n", ui_verbosity() < 0 ? "" : "  ",
-	       counts[0], counts[1] + counts[4], counts[2], counts[3], p->run_id, ui_verbosity() < 0 ? ": " : "",
-	       ui_verbosity() < 0 ? outcome : "");
+	printf("%s%s \xe2\x80\x94 run %s%s%s\n", ui_verbosity() < 0 ? "" : "  ", sbuf_str(&counts), p->run_id,
+	       ui_verbosity() < 0 ? ": " : "", ui_verbosity() < 0 ? outcome : "");
+	sbuf_release(&counts);
 	if (p->run_dir[0] && ui_verbosity() >= 0)
 		printf("  logs: %s/logs\n", p->run_dir);
 	fflush(stdout);

@@ -47,6 +47,7 @@ struct step_exec {
 	/* the log of this step on this host */
 	int logfd;
 	char *logpath;
+	struct sbuf logbuf;  /* log lines not yet written (one write per chunk) */
 	/* what the current attempt saw */
 	struct stream out[2];
 	struct regex *expect_re[2];

@@ -53,6 +53,8 @@ static void write_all(int fd, const char *s, size_t n)
 	}
 }
 
+static void flush_log(struct step_exec *x);
+
 void stepio_log(struct step_exec *x, const char *fmt, ...)
 {
 	if (x->logfd < 0)
@@ -64,6 +66,7 @@ void stepio_log(struct step_exec *x, const char *fmt, ...)
 	va_end(ap);
 	size_t n;
 	char *m = mask_secrets(x->eng->plan, sb.buf ? sb.buf : "", sb.len, &n);
+	flush_log(x);
 	write_all(x->logfd, m, n);
 	free(m);
 	sbuf_release(&sb);
@@ -134,20 +137,31 @@ static void match_line(struct step_exec *x, int stream, const char *line, size_t
 	}
 }
 
+static void flush_log(struct step_exec *x)
+{
+	if (x->logfd >= 0 && x->logbuf.len)
+		write_all(x->logfd, x->logbuf.buf, x->logbuf.len);
+	sbuf_reset(&x->logbuf);
+}
+
 static void emit_line(struct step_exec *x, int stream, const char *line, size_t n)
 {
 	if (x->matching)
 		match_line(x, stream, line, n);
-	size_t mn;
-	char *m = mask_secrets(x->eng->plan, line, n, &mn);
+	/* masking copies the line: only pay for it when there are secrets */
+	size_t mn = n;
+	char *m = x->eng->plan->nsecrets ? mask_secrets(x->eng->plan, line, n, &mn) : NULL;
+	const char *shown = m ? m : line;
 	if (x->logfd >= 0) {
 		if (stream == 2)
-			write_all(x->logfd, "! ", 2);
-		write_all(x->logfd, m, mn);
-		write_all(x->logfd, "\n", 1);
+			sbuf_add(&x->logbuf, "! ", 2);
+		sbuf_add(&x->logbuf, shown, mn);
+		sbuf_addc(&x->logbuf, '\n');
+		if (x->logbuf.len >= 65536)
+			flush_log(x);
 	}
 	if (x->show_output && (x->matching || ui_verbosity() > 0))
-		ui_step_line(stream, m, mn, x->ps->nhosts > 1 ? x->host->name : NULL, x->depth);
+		ui_step_line(stream, shown, mn, x->ps->nhosts > 1 ? x->host->name : NULL, x->depth);
 	free(m);
 }
 
@@ -176,7 +190,7 @@ void stepio_data(void *ctx, int stream, const char *buf, size_t n)
 		}
 		sbuf_add(&s->line, buf, take);
 		if (!nl)
-			return;
+			break;
 		size_t len = s->line.len;
 		if (len && s->line.buf[len - 1] == '\r')
 			len--;
@@ -185,6 +199,10 @@ void stepio_data(void *ctx, int stream, const char *buf, size_t n)
 		buf += take + 1;
 		n -= take + 1;
 	}
+	/* once per chunk read: the log and the terminal stay live without a
+	 * system call per line */
+	flush_log(x);
+	ui_flush();
 }
 
 void stepio_finish(struct step_exec *x)
@@ -194,6 +212,8 @@ void stepio_finish(struct step_exec *x)
 			emit_line(x, i + 1, x->out[i].line.buf, x->out[i].line.len);
 			sbuf_reset(&x->out[i].line);
 		}
+	flush_log(x);
+	ui_flush();
 }
 
 static struct regex *compile_pattern(struct step_exec *x, const struct pattern *p)

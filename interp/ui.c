@@ -19,6 +19,8 @@ static bool line_open; /* a "[n/N] title …" line awaits its status */
 int ui_init(const struct ui_opts *o, struct rb_error *err)
 {
 	opts = *o;
+	/* step output is flushed once per chunk read (ui_flush), not per line */
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	if (o->events_path) {
 		int fd = open(o->events_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (fd < 0 || !(events = fdopen(fd, "a"))) {
@@ -133,10 +135,11 @@ void ui_step_line(int stream, const char *line, size_t n, const char *host, int 
 	if (stream == 2)
 		fputs(ui_c("reset"), stdout);
 	fputc('\n', stdout);
-	/* flushing per line keeps the operator's view live; stdout is
-	 * line-buffered on a TTY anyway */
-	if (!opts.color)
-		fflush(stdout);
+}
+
+void ui_flush(void)
+{
+	fflush(stdout);
 }
 
 void ui_step_end(int number, int total, const char *title, const char *host, const char *status,

@@ -25,6 +25,8 @@ void ui_title(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ui_step_begin(int number, int total, const char *title, const char *host, int depth);
 /* One line of step output (no newline). */
 void ui_step_line(int stream, const char *line, size_t n, const char *host, int depth);
+/* Pushes buffered output to the terminal (once per chunk of step output). */
+void ui_flush(void);
 /* Ends the step line: status is ok, failed, skipped…, detail optional. */
 void ui_step_end(int number, int total, const char *title, const char *host, const char *status,
 		 long long ms, const char *detail, int depth);
