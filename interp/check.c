@@ -699,12 +699,20 @@ static void parse_step(struct loader *L, struct node *n, struct step *s, enum st
 			s->text = parse_tmpl(L, v, s->kind->key, s->kind->mode);
 		break;
 	case ACT_GROUP:
+		if (ctx == SC_UNDO) {
+			rb_error_at(L->err, action_key->pos,
+				    "an undo is a command or a list of steps, not a group (list the steps)");
+			break;
+		}
 		if (nonempty_text(L, v, "group"))
 			s->text = parse_tmpl(L, v, "group", TMPL_TEXT);
 		if (!(x = node_get(n, "steps")))
 			rb_error_at(L->err, n->pos, "a group needs 'steps'");
-		else
+		else {
 			parse_steps(L, x, "steps", &s->steps, &s->nsteps, ctx);
+			if (x->kind == NODE_SEQ && !x->n)
+				rb_error_at(L->err, x->pos, "the group's 'steps' is empty");
+		}
 		break;
 	case ACT_USES:
 		parse_uses(L, v, s);
@@ -1106,6 +1114,7 @@ struct scopecheck {
 	bool allow_host;
 	const struct regex *groups; /* diagnose: the pattern's named groups */
 	const char *where;   /* "vars" etc. for messages */
+	const char *current; /* the id of the step being checked */
 	struct module *mod;  /* checking a module action */
 };
 
@@ -1157,7 +1166,10 @@ static void check_name(struct scopecheck *sc, const char *name, struct pos at)
 			}
 			char *id = xstrndup(rest, (size_t)(d2 - rest));
 			if (!idset_has(&sc->done, id)) {
-				if (idset_has(&sc->all, id))
+				if (sc->current && !strcmp(sc->current, id))
+					rb_error_at(err, at, "'%s': a step cannot read its own results (only its 'check' and 'undo' can)",
+						    name);
+				else if (idset_has(&sc->all, id))
 					rb_error_at(err, at, "'%s' reads step '%s', which runs after this point", name, id);
 				else {
 					struct sbuf sb = {0};
@@ -1228,6 +1240,8 @@ static void check_step_names(struct scopecheck *sc, struct step *s, size_t n)
 		struct step *st = &s[i];
 		if (!st->kind)
 			continue;
+		const char *saved = sc->current;
+		sc->current = st->id;
 		expr_each_name(st->when, expr_name_cb, sc);
 		check_tmpl(sc, st->sudo_user);
 		check_tmpl(sc, st->cwd);
@@ -1253,8 +1267,9 @@ static void check_step_names(struct scopecheck *sc, struct step *s, size_t n)
 		/* the step's own check, captures and undo see its captures */
 		for (size_t c = 0; c < st->ncaps; c++)
 			add_known(sc, st->caps[c].name, st->caps[c].pat.pos, "capture");
-		check_tmpl(sc, st->check);
 		idset_add(&sc->done, st->id, st->pos);
+		check_tmpl(sc, st->check);
+		sc->current = saved;
 		/* undos see what the forward step saw, its own results included */
 		check_step_names(sc, st->undo, st->nundo);
 		if (st->adef)
