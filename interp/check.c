@@ -19,6 +19,7 @@
 
 struct loader {
 	struct rb_error *err;
+	const struct doc *doc; /* the file being parsed, to locate positions */
 	struct runbook *rb; /* owns every module loaded */
 	int step_counter;   /* for default ids sN */
 	/* the chain of module actions being checked, to name a cycle */
@@ -66,6 +67,23 @@ static bool nonempty_text(struct loader *L, struct node *n, const char *what)
 		return false;
 	}
 	return true;
+}
+
+/* Is one of map's unknown keys a typo of want?  Then "missing 'want'" would
+ * only repeat the did-you-mean. */
+static bool typo_of(struct node *map, const char *want, const char *const *allowed, size_t n)
+{
+	for (size_t i = 0; map && map->kind == NODE_MAP && i < map->n; i += 2) {
+		const char *k = map->items[i]->str;
+		bool known = false;
+		for (size_t j = 0; j < n; j++)
+			if (!strcmp(allowed[j], k))
+				known = true;
+		const char *s = known ? NULL : did_you_mean(k, allowed, n);
+		if (s && !strcmp(s, want))
+			return true;
+	}
+	return false;
 }
 
 /* Refuses unknown and duplicate keys.  Returns false if any was found. */
@@ -121,9 +139,43 @@ static bool valid_param_name(const char *s)
 	return true;
 }
 
+/* What sudo -u accepts from us: a POSIX-ish user name or #uid. */
+bool valid_user_name(const char *s)
+{
+	if (s[0] == '#') {
+		long long v;
+		return parse_uint(s + 1, &v) == 0;
+	}
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+		      *p == '-' || *p == '.' || (*p == '$' && !p[1])))
+			return false;
+	return strlen(s) <= 64;
+}
+
 static bool valid_env_name(const char *s)
 {
 	return valid_param_name(s);
+}
+
+struct locator {
+	const struct doc *doc;
+	const struct node *n;
+};
+
+static struct pos locate_placeholder(void *ctx, size_t nth)
+{
+	struct locator *lc = ctx;
+	return doc_locate(lc->doc, lc->n, "{{", nth);
+}
+
+/* Parses a scalar as a template, placeholders located where written. */
+static struct tmpl *tmpl_of(struct loader *L, struct node *n, enum tmpl_mode mode)
+{
+	struct locator lc = {L->doc, n};
+	return tmpl_parse_at(n->str, n->pos, mode, L->err, locate_placeholder, &lc);
 }
 
 static struct tmpl *parse_tmpl(struct loader *L, struct node *n, const char *what, enum tmpl_mode mode)
@@ -134,7 +186,7 @@ static struct tmpl *parse_tmpl(struct loader *L, struct node *n, const char *wha
 		rb_error_at(L->err, n->pos, "'%s' holds a NUL byte", what);
 		return NULL;
 	}
-	return tmpl_parse(n->str, n->pos, mode, L->err);
+	return tmpl_of(L, n, mode);
 }
 
 static int parse_bool(struct loader *L, struct node *n, const char *what, bool *out)
@@ -163,7 +215,7 @@ static struct pattern *parse_pattern(struct loader *L, struct node *n, const cha
 {
 	if (!nonempty_text(L, n, what))
 		return NULL;
-	struct tmpl *t = tmpl_parse(n->str, n->pos, TMPL_REGEX, L->err);
+	struct tmpl *t = tmpl_of(L, n, TMPL_REGEX);
 	if (!t)
 		return NULL;
 	struct pattern *p = xcalloc(1, sizeof(*p));
@@ -178,14 +230,20 @@ static struct pattern *parse_pattern(struct loader *L, struct node *n, const cha
 	struct regex *re = regex_compile(sbuf_str(&sb), false, &msg, &off);
 	if (!re) {
 		struct pos at = n->pos;
-		if (tmpl_is_constant(t))
+		if (tmpl_is_constant(t) && (n->style == 'p' || n->style == '\'' || n->style == '"'))
 			at.col += (int)off + (n->plain ? 0 : 1);
-		rb_error_at(L->err, at, "bad regular expression in '%s': %s", what, msg);
+		else if (tmpl_is_constant(t))
+			at = doc_locate_offset(L->doc, n, off);
+		rb_error_at(L->err, at, "bad regular expression in %s: %s", what, msg);
 		free(msg);
 		/* keep the pattern: its capture name must still be known, or
 		 * every later use would be reported as an unknown name too */
+		p->bad = true;
 	} else if (tmpl_is_constant(t)) {
 		p->re = re;
+		re = NULL;
+	} else {
+		p->shape = re; /* for the names of its groups */
 		re = NULL;
 	}
 	regex_free(re);
@@ -193,12 +251,18 @@ static struct pattern *parse_pattern(struct loader *L, struct node *n, const cha
 	return p;
 }
 
+static void pattern_release(struct pattern *p)
+{
+	tmpl_free(p->t);
+	regex_free(p->re);
+	regex_free(p->shape);
+}
+
 static void pattern_free(struct pattern *p)
 {
 	if (!p)
 		return;
-	tmpl_free(p->t);
-	regex_free(p->re);
+	pattern_release(p);
 	free(p);
 }
 
@@ -266,8 +330,9 @@ void parse_params(struct node *map, struct param_def **out, size_t *n, struct rb
 				p.pattern_src = xstrdup(x->str);
 				if (!p.pattern) {
 					struct pos at = x->pos;
-					at.col += (int)off + (x->plain ? 0 : 1);
-					rb_error_at(err, at, "bad regular expression in 'pattern': %s", msg);
+					if (x->style == 'p' || x->style == '\'' || x->style == '"')
+						at.col += (int)off + (x->plain ? 0 : 1);
+					rb_error_at(err, at, "bad regular expression in the pattern of param '%s': %s", k->str, msg);
 					free(msg);
 				}
 			}
@@ -439,6 +504,31 @@ static const struct {
 
 enum step_ctx { SC_STEP, SC_PRE, SC_UNDO };
 
+/* Keys other tools use for an action, and ours. */
+static const struct {
+	const char *alias, *key;
+} action_aliases[] = {
+	{"command", "run"}, {"cmd", "run"},      {"shell", "run"},   {"script", "run"},  {"exec", "run"},
+	{"sh", "run"},      {"message", "note"}, {"echo", "note"},   {"prompt", "confirm"},
+	{"ask", "confirm"}, {"pause", "confirm"}, {"include", "uses"}, {"module", "uses"}, {"block", "group"},
+};
+
+/* The action key meant by k: an alias, or a typo of one ("comand"). */
+static const char *action_alias(const char *k)
+{
+	const char *names[ARRAY_LEN(action_aliases)];
+	for (size_t i = 0; i < ARRAY_LEN(action_aliases); i++) {
+		if (!strcmp(action_aliases[i].alias, k))
+			return action_aliases[i].key;
+		names[i] = action_aliases[i].alias;
+	}
+	const char *near = strlen(k) >= 4 ? did_you_mean(k, names, ARRAY_LEN(names)) : NULL;
+	for (size_t i = 0; near && i < ARRAY_LEN(action_aliases); i++)
+		if (!strcmp(action_aliases[i].alias, near))
+			return action_aliases[i].key;
+	return NULL;
+}
+
 static void parse_steps(struct loader *L, struct node *seq, const char *what, struct step **out, size_t *n,
 			enum step_ctx ctx);
 static void steps_free(struct step *s, size_t n);
@@ -507,9 +597,9 @@ static void parse_expect(struct loader *L, struct node *v, struct step *s)
 		}
 	}
 	if ((x = node_get(v, "stdout")))
-		s->expect_out = parse_pattern(L, x, "expect.stdout");
+		s->expect_out = parse_pattern(L, x, "'expect.stdout'");
 	if ((x = node_get(v, "stderr")))
-		s->expect_err = parse_pattern(L, x, "expect.stderr");
+		s->expect_err = parse_pattern(L, x, "'expect.stderr'");
 }
 
 static void parse_captures(struct loader *L, struct node *v, struct step *s)
@@ -526,7 +616,9 @@ static void parse_captures(struct loader *L, struct node *v, struct step *s)
 		for (size_t j = 0; j < i; j += 2)
 			if (!strcmp(v->items[j]->str, k->str))
 				rb_error_at(L->err, k->pos, "duplicate capture '%s'", k->str);
-		struct pattern *pat = parse_pattern(L, p, k->str);
+		char *label = xasprintf("capture '%s'", k->str);
+		struct pattern *pat = parse_pattern(L, p, label);
+		free(label);
 		if (!pat)
 			continue;
 		struct capture_def c = {xstrdup(k->str), *pat};
@@ -553,7 +645,7 @@ static void parse_diagnose(struct loader *L, struct node *v, struct step *s)
 		}
 		struct diagnose_def dd = {0};
 		dd.fail = true;
-		struct pattern *pat = parse_pattern(L, m, "match");
+		struct pattern *pat = parse_pattern(L, m, "'diagnose.match'");
 		if (!pat)
 			continue;
 		dd.pat = *pat;
@@ -612,13 +704,14 @@ static void parse_step(struct loader *L, struct node *n, struct step *s, enum st
 	if (n->kind == NODE_SCALAR) {
 		s->kind = step_kind_find("run");
 		if (nonempty_text(L, n, "run"))
-			s->text = parse_tmpl(L, n, "run", TMPL_SHELL);
+			s->text = tmpl_of(L, n, TMPL_SHELL);
 		return;
 	}
 	if (!is_map(L, n, "a step"))
 		return;
 	/* The action: exactly one key of the kind table. */
 	struct node *action_key = NULL;
+	bool other_action = false; /* an action a precondition cannot take */
 	for (size_t i = 0; i < n->n; i += 2) {
 		const struct step_kind *k = step_kind_find(n->items[i]->str);
 		if (!k)
@@ -626,6 +719,7 @@ static void parse_step(struct loader *L, struct node *n, struct step *s, enum st
 		if (ctx == SC_PRE && k->action != ACT_RUN) {
 			rb_error_at(L->err, n->items[i]->pos, "a precondition is a 'run' command, not '%s'",
 				    k->key);
+			other_action = true;
 			continue;
 		}
 		if (s->kind) {
@@ -637,7 +731,21 @@ static void parse_step(struct loader *L, struct node *n, struct step *s, enum st
 		s->kind = k;
 		action_key = n->items[i];
 	}
-	if (!s->kind) {
+	/* An unknown key that means an action gets its own did-you-mean: do
+	 * not also say the action is missing. */
+	bool alias_seen = false;
+	for (size_t i = 0; i < n->n; i += 2) {
+		const char *k = n->items[i]->str;
+		bool modifier = false;
+		for (size_t j = 0; j < ARRAY_LEN(modifier_keys); j++)
+			if (!strcmp(modifier_keys[j].key, k))
+				modifier = true;
+		if (!modifier && !step_kind_find(k) &&
+		    (action_alias(k) ||
+		     did_you_mean(k, (const char *const[]){"run", "uses", "confirm", "note", "group"}, 5)))
+			alias_seen = true;
+	}
+	if (!s->kind && !other_action && !alias_seen) {
 		rb_error_at(L->err, n->pos,
 			    ctx == SC_PRE ? "a precondition needs 'run'"
 					  : "a step needs an action: run, uses, confirm, note or group");
@@ -667,10 +775,15 @@ static void parse_step(struct loader *L, struct node *n, struct step *s, enum st
 				bit = modifier_keys[j].bit;
 		if (!bit) {
 			struct sbuf sb = {0};
-			sbuf_addf(&sb, "unknown key '%s' in %s", k->str, ctx == SC_PRE ? "a precondition" : "a step");
-			sbuf_add_suggestion(&sb, k->str, cands, nc);
 			if (!strcmp(k->str, "parallel"))
-				sbuf_adds(&sb, " ('parallel' arrives with fleets of SSH hosts: not in this version)");
+				sbuf_adds(&sb, "'parallel' is not available in this version: it arrives with fleets of SSH hosts");
+			else {
+				sbuf_addf(&sb, "unknown key '%s' in %s", k->str, ctx == SC_PRE ? "a precondition" : "a step");
+				if (did_you_mean(k->str, cands, nc))
+					sbuf_add_suggestion(&sb, k->str, cands, nc);
+				else if (action_alias(k->str))
+					sbuf_addf(&sb, " \xe2\x80\x94 did you mean '%s'?", action_alias(k->str));
+			}
 			rb_error_at(L->err, k->pos, "%s", sbuf_str(&sb));
 			sbuf_release(&sb);
 		} else if (!(allowed & bit) && s->kind) {
@@ -754,6 +867,9 @@ static void parse_step(struct loader *L, struct node *n, struct step *s, enum st
 		else if (nonempty_text(L, x, "sudo")) {
 			s->sudo = true;
 			s->sudo_user = parse_tmpl(L, x, "sudo", TMPL_TEXT);
+			if (s->sudo_user && tmpl_is_constant(s->sudo_user) && !valid_user_name(x->str))
+				rb_error_at(L->err, x->pos, "invalid sudo user '%s' (write true, false or a user name)",
+					    x->str);
 		}
 	}
 	if ((x = node_get(n, "env")) && (allowed & MOD_ENV))
@@ -829,13 +945,11 @@ static void step_release(struct step *s)
 	pattern_free(s->expect_err);
 	for (size_t i = 0; i < s->ncaps; i++) {
 		free(s->caps[i].name);
-		tmpl_free(s->caps[i].pat.t);
-		regex_free(s->caps[i].pat.re);
+		pattern_release(&s->caps[i].pat);
 	}
 	free(s->caps);
 	for (size_t i = 0; i < s->ndiags; i++) {
-		tmpl_free(s->diags[i].pat.t);
-		regex_free(s->diags[i].pat.re);
+		pattern_release(&s->diags[i].pat);
 		tmpl_free(s->diags[i].hint);
 	}
 	free(s->diags);
@@ -943,6 +1057,7 @@ struct action_def *module_action(const struct module *m, const char *name)
 }
 
 static void resolve_uses(struct loader *L, struct step *s, size_t n, const char *fromdir);
+static void module_parse(struct loader *L, struct module *m, struct doc *d);
 
 static struct module *module_get(struct loader *L, const char *name, struct pos at, const char *fromdir)
 {
@@ -951,11 +1066,12 @@ static struct module *module_get(struct loader *L, const char *name, struct pos 
 			return L->rb->modules[i];
 	char *path = module_find(name, fromdir);
 	if (!path) {
-		rb_error_at(L->err, at, "module '%s' not found (looked in RUNBOOK_PATH, %s/modules, %s, %s/../stdlib and %s/stdlib)",
-			    name, fromdir, fromdir, fromdir, RUNBOOK_DATADIR);
+		rb_error_at(L->err, at,
+			    "module '%s' not found (looked for %s.yml in RUNBOOK_PATH, beside the runbook in modules/ "
+			    "and ., in ../stdlib, and in the installed stdlib)",
+			    name, name);
 		return NULL;
 	}
-	size_t before = L->err->n;
 	struct doc *d = doc_load(path, L->err);
 	struct module *m = xcalloc(1, sizeof(*m));
 	m->name = xstrdup(name);
@@ -963,13 +1079,24 @@ static struct module *module_get(struct loader *L, const char *name, struct pos 
 	m->doc = d;
 	/* Register before parsing its steps so that a cycle finds it. */
 	VEC_PUSH(L->rb->modules, L->rb->nmodules, L->rb->modcap, m);
-	if (!d)
-		return m;
+	if (d) {
+		const struct doc *saved = L->doc;
+		L->doc = d;
+		module_parse(L, m, d);
+		L->doc = saved;
+	}
+	return m;
+}
+
+static void module_parse(struct loader *L, struct module *m, struct doc *d)
+{
+	const char *name = m->name, *path = m->path;
+	size_t before = L->err->n;
 	struct node *root = d->root;
 	if (!root || root->kind != NODE_MAP) {
 		struct pos p = {d->path, 1, 1};
 		rb_error_at(L->err, p, "a module file is a mapping with 'module' and 'actions'");
-		return m;
+		return;
 	}
 	check_keys(L, root, module_keys, ARRAY_LEN(module_keys), "a module");
 	struct node *x;
@@ -985,10 +1112,10 @@ static struct module *module_get(struct loader *L, const char *name, struct pos 
 	if (!acts) {
 		struct pos p = {d->path, 1, 1};
 		rb_error_at(L->err, p, "module '%s' has no 'actions'", name);
-		return m;
+		return;
 	}
 	if (!is_map(L, acts, "actions"))
-		return m;
+		return;
 	m->actions = xcalloc(acts->n / 2 + 1, sizeof(*m->actions));
 	for (size_t i = 0; i < acts->n; i += 2) {
 		struct node *k = acts->items[i], *v = acts->items[i + 1];
@@ -1024,7 +1151,6 @@ static struct module *module_get(struct loader *L, const char *name, struct pos 
 			resolve_uses(L, m->actions[i].steps, m->actions[i].nsteps, dirname(dup));
 		free(dup);
 	}
-	return m;
 }
 
 /* Loads the modules named by `uses` and checks `with` against the action. */
@@ -1258,7 +1384,11 @@ static void check_step_names(struct scopecheck *sc, struct step *s, size_t n)
 			check_tmpl(sc, st->caps[c].pat.t);
 		for (size_t d = 0; d < st->ndiags; d++) {
 			check_tmpl(sc, st->diags[d].pat.t);
-			sc->groups = st->diags[d].pat.re;
+			/* a pattern that did not compile has no known groups: its
+			 * error is enough */
+			if (st->diags[d].pat.bad)
+				continue;
+			sc->groups = st->diags[d].pat.re ? st->diags[d].pat.re : st->diags[d].pat.shape;
 			check_tmpl(sc, st->diags[d].hint);
 			sc->groups = NULL;
 		}
@@ -1370,7 +1500,7 @@ struct runbook *runbook_load(const char *path, struct rb_error *err)
 	char *dup = xstrdup(path);
 	rb->dir = xstrdup(dirname(dup));
 	free(dup);
-	struct loader L0 = {.err = err, .rb = rb}, *L = &L0;
+	struct loader L0 = {.err = err, .rb = rb, .doc = d}, *L = &L0;
 	struct node *root = d->root, *x;
 	struct pos top = {d->path, 1, 1};
 	if (!root || root->kind != NODE_MAP) {
@@ -1378,8 +1508,10 @@ struct runbook *runbook_load(const char *path, struct rb_error *err)
 		goto out;
 	}
 	check_keys(L, root, top_keys, ARRAY_LEN(top_keys), "the runbook");
-	if (!(x = node_get(root, "runbook")))
-		rb_error_at(err, top, "missing 'runbook: NAME'");
+	if (!(x = node_get(root, "runbook"))) {
+		if (!typo_of(root, "runbook", top_keys, ARRAY_LEN(top_keys)))
+			rb_error_at(err, top, "missing 'runbook: NAME'");
+	}
 	else if (is_scalar(L, x, "runbook")) {
 		const char *p = x->str;
 		bool ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9');
@@ -1430,8 +1562,10 @@ struct runbook *runbook_load(const char *path, struct rb_error *err)
 	}
 	if ((x = node_get(root, "preconditions")))
 		parse_steps(L, x, "preconditions", &rb->pre, &rb->npre, SC_PRE);
-	if (!(x = node_get(root, "steps")))
-		rb_error_at(err, top, "missing 'steps'");
+	if (!(x = node_get(root, "steps"))) {
+		if (!typo_of(root, "steps", top_keys, ARRAY_LEN(top_keys)))
+			rb_error_at(err, top, "missing 'steps'");
+	}
 	else {
 		parse_steps(L, x, "steps", &rb->steps, &rb->nsteps, SC_STEP);
 		if (x->kind == NODE_SEQ && !x->n)

@@ -96,6 +96,12 @@ int exec_command(struct step_exec *x, const char *cmd, bool match, struct exec_r
 		sudo = s->sudo;
 		if (s->sudo_user && !(sudo_user = render_in(x, sc, s->sudo_user, 0)))
 			goto out;
+		if (sudo_user && !valid_user_name(sudo_user)) {
+			res->rc = 127;
+			res->error = xasprintf("invalid sudo user '%s'", sudo_user);
+			rc = 0;
+			goto out;
+		}
 	}
 	struct exec_req req = {
 		.cmd = cmd,

@@ -115,9 +115,9 @@ static struct expr *parse_atom(struct parser *ps)
 		ps->p++;
 		struct sbuf sb = {0};
 		while (*ps->p && *ps->p != c) {
-			if (*ps->p == '\\' && c == '"' && ps->p[1]) {
+			/* only \" and \\ are escapes: regexes keep their backslashes */
+			if (*ps->p == '\\' && c == '"' && (ps->p[1] == '"' || ps->p[1] == '\\'))
 				ps->p++;
-			}
 			sbuf_addc(&sb, *ps->p++);
 		}
 		if (!*ps->p) {
@@ -273,7 +273,8 @@ struct expr *expr_parse(const char *src, struct pos at, struct rb_error *err)
 		skip_ws(&ps);
 		if (*ps.p) {
 			if (!strncmp(ps.p, "&&", 2) || !strncmp(ps.p, "||", 2))
-				perr(&ps, ps.p, "'%s' is written 'and' / 'or' here", ps.p[0] == '&' ? "&&" : "||");
+				perr(&ps, ps.p, "'%s' is written '%s' here", ps.p[0] == '&' ? "&&" : "||",
+				     ps.p[0] == '&' ? "and" : "or");
 			else
 				perr(&ps, ps.p, "unexpected '%s' after the expression", ps.p);
 			expr_free(e);

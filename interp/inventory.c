@@ -144,8 +144,9 @@ int params_file_load(const char *path, char ***names, char ***values, struct pos
 			}
 			(*names)[*n] = xstrdup(root->items[i]->str);
 			(*values)[*n] = xstrdup(v->str);
-			/* positions outlive the doc: keep the file name in the error only */
-			(*pos)[*n] = root->items[i]->pos;
+			/* the value's position (the file name is the caller's to add:
+			 * positions must not outlive the doc) */
+			(*pos)[*n] = v->pos;
 			(*pos)[*n].file = NULL;
 			(*n)++;
 		}

@@ -99,6 +99,13 @@ static struct node *build(struct builder *b, yaml_event_t *ev)
 		n->str = arena_strndup(b->doc, (const char *)ev->data.scalar.value, ev->data.scalar.length);
 		n->len = ev->data.scalar.length;
 		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+		switch (ev->data.scalar.style) {
+		case YAML_SINGLE_QUOTED_SCALAR_STYLE: n->style = '\''; break;
+		case YAML_DOUBLE_QUOTED_SCALAR_STYLE: n->style = '"'; break;
+		case YAML_LITERAL_SCALAR_STYLE: n->style = '|'; break;
+		case YAML_FOLDED_SCALAR_STYLE: n->style = '>'; break;
+		default: n->style = 'p'; break;
+		}
 		return n;
 	case YAML_ALIAS_EVENT:
 		rb_error_at(b->err, n->pos, "YAML aliases ('*%s') are not supported: write the value out",
@@ -205,7 +212,51 @@ struct doc *doc_parse(const char *name, const char *bytes, size_t nbytes, struct
 		doc_free(d);
 		return NULL;
 	}
+	size_t cap = 0;
+	VEC_PUSH(d->line_starts, d->nlines, cap, 0);
+	for (size_t i = 0; i < nbytes; i++)
+		if (d->bytes[i] == '\n')
+			VEC_PUSH(d->line_starts, d->nlines, cap, i + 1);
 	return d;
+}
+
+/* libyaml columns count characters: step over UTF-8 continuation bytes. */
+static size_t col_to_byte(const struct doc *d, size_t line_start, int col)
+{
+	size_t at = line_start;
+	for (int c = 1; c < col && at < d->nbytes && d->bytes[at] != '\n'; c++) {
+		at++;
+		while (at < d->nbytes && ((unsigned char)d->bytes[at] & 0xc0) == 0x80)
+			at++;
+	}
+	return at;
+}
+
+struct pos doc_locate(const struct doc *d, const struct node *n, const char *needle, size_t nth)
+{
+	struct pos p = n->pos;
+	if (!d || !d->line_starts || n->pos.line < 1 || (size_t)n->pos.line > d->nlines)
+		return p;
+	size_t at = col_to_byte(d, d->line_starts[n->pos.line - 1], n->pos.col);
+	size_t nl = strlen(needle);
+	const char *hit = NULL;
+	for (size_t k = 0; k <= nth; k++) {
+		hit = at < d->nbytes ? strstr(d->bytes + at, needle) : NULL;
+		if (!hit)
+			return p;
+		at = (size_t)(hit - d->bytes) + nl;
+	}
+	size_t off = (size_t)(hit - d->bytes);
+	size_t line = 0;
+	while (line + 1 < d->nlines && d->line_starts[line + 1] <= off)
+		line++;
+	int col = 1;
+	for (size_t i = d->line_starts[line]; i < off; i++)
+		if (((unsigned char)d->bytes[i] & 0xc0) != 0x80)
+			col++;
+	p.line = (int)line + 1;
+	p.col = col;
+	return p;
 }
 
 struct doc *doc_load(const char *path, struct rb_error *err)
@@ -233,6 +284,7 @@ void doc_free(struct doc *d)
 	}
 	free(d->path);
 	free(d->bytes);
+	free(d->line_starts);
 	free(d);
 }
 
@@ -272,4 +324,42 @@ int node_bool(const struct node *n, bool *out)
 		return 0;
 	}
 	return -1;
+}
+
+struct pos doc_locate_offset(const struct doc *d, const struct node *n, size_t off)
+{
+	struct pos p = n->pos;
+	if (!d || !d->line_starts || (n->style != '|' && n->style != '>') || n->pos.line < 1)
+		return p;
+	size_t line = (size_t)n->pos.line; /* 0-based index of the line after the indicator */
+	if (line >= d->nlines)
+		return p;
+	/* the indentation of the first line that is not blank */
+	size_t indent = 0;
+	for (size_t l = line; l < d->nlines; l++) {
+		const char *s = d->bytes + d->line_starts[l];
+		size_t k = 0;
+		while (s[k] == ' ')
+			k++;
+		if (s[k] != '\n' && s[k] != '\0') {
+			indent = k;
+			break;
+		}
+	}
+	size_t left = off;
+	for (size_t l = line; l < d->nlines; l++) {
+		size_t start = d->line_starts[l], end = l + 1 < d->nlines ? d->line_starts[l + 1] - 1 : d->nbytes;
+		size_t len = end > start + indent ? end - start - indent : 0;
+		if (left <= len) {
+			int col = (int)indent + 1;
+			for (size_t i = start + indent; i < start + indent + left; i++)
+				if (((unsigned char)d->bytes[i] & 0xc0) != 0x80)
+					col++;
+			p.line = (int)l + 1;
+			p.col = col;
+			return p;
+		}
+		left -= len + 1; /* the line's newline is one character of the value */
+	}
+	return p;
 }

@@ -12,6 +12,7 @@ struct node {
 	enum node_kind kind;
 	struct pos pos;
 	bool plain;   /* scalar written without quotes (so `true` is a boolean) */
+	char style;   /* scalars: 'p' plain, '\'' or '"' quoted, '|' or '>' block */
 	char *str;    /* scalar text, NUL-terminated */
 	size_t len;   /* scalar length (may hold NUL bytes: refused by users) */
 	struct node **items; /* seq: items; map: key, value, key, value… */
@@ -24,6 +25,8 @@ struct doc {
 	char *bytes;         /* the exact file contents, owned */
 	size_t nbytes;
 	struct node *root;   /* NULL for an empty document */
+	size_t *line_starts; /* byte offset of each line, for doc_locate */
+	size_t nlines;
 	struct arena_chunk *chunks;
 };
 
@@ -34,6 +37,15 @@ struct doc *doc_load(const char *path, struct rb_error *err);
 /* The same from a buffer (takes a copy); name is used in positions. */
 struct doc *doc_parse(const char *name, const char *bytes, size_t n, struct rb_error *err);
 void doc_free(struct doc *d);
+
+/* The position of the nth (0-based) occurrence of needle in the source
+ * text of scalar n, so that a placeholder inside a quoted or block scalar
+ * is reported where it is written.  Falls back to the scalar's position. */
+struct pos doc_locate(const struct doc *d, const struct node *n, const char *needle, size_t nth);
+
+/* The position of byte off of the value of a block scalar (| or >):
+ * lines are counted after the indicator and their indentation skipped. */
+struct pos doc_locate_offset(const struct doc *d, const struct node *n, size_t off);
 
 /* Mapping helpers: the value of key, or NULL. */
 struct node *node_get(const struct node *map, const char *key);

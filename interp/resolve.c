@@ -287,8 +287,8 @@ static void resolve_params(struct resolver *R, const struct run_input *in)
 				found = true;
 		if (!found) {
 			struct sbuf sb = {0};
-			sbuf_addf(&sb, "%s:%d:%d: runbook '%s' has no param '%s'", in->params_file, fpos[i].line,
-				  fpos[i].col, rb->name, fnames[i]);
+			sbuf_addf(&sb, "%s:%d:1: runbook '%s' has no param '%s'", in->params_file, fpos[i].line,
+				  rb->name, fnames[i]);
 			sbuf_add_suggestion(&sb, fnames[i], cands, rb->nparams);
 			rb_error_add(R->err, "%s", sbuf_str(&sb));
 			sbuf_release(&sb);
@@ -307,10 +307,13 @@ static void resolve_params(struct resolver *R, const struct run_input *in)
 				v = in->pvalues[i]; /* the last -p wins */
 				pv->source = "-p";
 			}
+		struct pos from = {0};
 		for (size_t i = 0; !v && i < nf; i++)
 			if (!strcmp(fnames[i], d->name)) {
 				v = fvalues[i];
 				pv->source = "--params";
+				from = fpos[i];
+				from.file = in->params_file;
 			}
 		for (size_t i = 0; !v && R->inv && i < R->inv->nvars; i++)
 			if (!strcmp(R->inv->vnames[i], d->name)) {
@@ -328,11 +331,11 @@ static void resolve_params(struct resolver *R, const struct run_input *in)
 		if (!v) {
 			if (d->required) {
 				if (d->env)
-					rb_error_add(R->err, "param '%s' is required: give -p %s=VALUE or set %s%s%s",
-						     d->name, d->name, d->env, d->doc ? " — " : "", d->doc ? d->doc : "");
+					rb_error_at(R->err, d->pos, "param '%s' is required: give -p %s=VALUE or set %s%s%s",
+						    d->name, d->name, d->env, d->doc ? " \xe2\x80\x94 " : "", d->doc ? d->doc : "");
 				else
-					rb_error_add(R->err, "param '%s' is required: give -p %s=VALUE%s%s", d->name,
-						     d->name, d->doc ? " — " : "", d->doc ? d->doc : "");
+					rb_error_at(R->err, d->pos, "param '%s' is required: give -p %s=VALUE%s%s", d->name,
+						    d->name, d->doc ? " \xe2\x80\x94 " : "", d->doc ? d->doc : "");
 			}
 			continue;
 		}
@@ -344,9 +347,9 @@ static void resolve_params(struct resolver *R, const struct run_input *in)
 		if (why) {
 			/* never echo a secret, even a wrong one */
 			if (d->secret)
-				rb_error_add(R->err, "param '%s' (from %s): the value %s", d->name, pv->source, why);
+				rb_error_at(R->err, from, "param '%s' (from %s): the value %s", d->name, pv->source, why);
 			else
-				rb_error_add(R->err, "param '%s' (from %s): '%s' %s", d->name, pv->source, v, why);
+				rb_error_at(R->err, from, "param '%s' (from %s): '%s' %s", d->name, pv->source, v, why);
 			free(why);
 			continue;
 		}

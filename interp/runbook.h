@@ -52,7 +52,9 @@ struct host_def {
 /* A pattern: compiled at load when constant, else when the step runs. */
 struct pattern {
 	struct tmpl *t;
-	struct regex *re;
+	struct regex *re;    /* constant patterns: compiled once, used at run time */
+	struct regex *shape; /* templated: the literal parts compiled, for group names */
+	bool bad;            /* did not compile (already reported) */
 	struct pos pos;
 };
 
@@ -181,6 +183,8 @@ int parse_host_def(struct node *val, const char *name, struct pos pos, struct ho
 void host_def_release(struct host_def *h);
 /* Param definitions (shared by runbooks and module actions). */
 void parse_params(struct node *map, struct param_def **out, size_t *n, struct rb_error *err);
+/* A user name sudo -u may be given. */
+bool valid_user_name(const char *s);
 /* Checks value against the rules of p; returns NULL or a message (caller frees). */
 char *param_violation(const struct param_def *p, const char *value);
 

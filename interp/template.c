@@ -256,7 +256,7 @@ static void lex_feed(struct lexer *lx, const char *s, size_t n)
 
 /* --- parsing ------------------------------------------------------------- */
 
-static struct pos offset_pos(struct pos at, const char *src, size_t off, bool quoted)
+static struct pos offset_pos(struct pos at, const char *src, size_t off)
 {
 	struct pos p = at;
 	int line = 0;
@@ -269,7 +269,7 @@ static struct pos offset_pos(struct pos at, const char *src, size_t off, bool qu
 			any = true;
 		}
 	if (!any) {
-		p.col = at.col + (int)off + (quoted ? 1 : 0);
+		p.col = at.col + (int)off;
 	} else {
 		p.line = at.line + line;
 		p.col = (int)(off - last_nl) + 1;
@@ -288,6 +288,13 @@ static void add_seg(struct tmpl *t, const char *text, size_t n, bool is_name, st
 
 struct tmpl *tmpl_parse(const char *src, struct pos at, enum tmpl_mode mode, struct rb_error *err)
 {
+	return tmpl_parse_at(src, at, mode, err, NULL, NULL);
+}
+
+struct tmpl *tmpl_parse_at(const char *src, struct pos at, enum tmpl_mode mode, struct rb_error *err,
+			   tmpl_locate_fn locate, void *lctx)
+{
+	size_t nth = 0;
 	struct tmpl *t = xcalloc(1, sizeof(*t));
 	t->src = xstrdup(src);
 	t->mode = mode;
@@ -295,12 +302,11 @@ struct tmpl *tmpl_parse(const char *src, struct pos at, enum tmpl_mode mode, str
 	size_t nerr = err->n;
 	struct lexer lx = {0};
 	lx.word_start = true;
-	/* A quoted YAML scalar starts one column after its quote. */
-	bool quoted = false;
 	const char *p = src, *lit = src;
 	while ((p = strstr(p, "{{")) != NULL) {
 		size_t off = (size_t)(p - src);
-		struct pos ppos = offset_pos(at, src, off, quoted);
+		struct pos ppos = locate ? locate(lctx, nth) : offset_pos(at, src, off);
+		nth++;
 		if (p > lit) {
 			add_seg(t, lit, (size_t)(p - lit), false, at);
 			if (mode == TMPL_SHELL)
@@ -385,7 +391,7 @@ struct tmpl *tmpl_parse(const char *src, struct pos at, enum tmpl_mode mode, str
 				if (lx.escaped)
 					why = "right after a backslash";
 				else if (f == F_SQ)
-					why = "inside '…' (single quotes)";
+					why = "inside '…' (single quotes): use \"…\" or leave it unquoted";
 				else if (f == F_BQ)
 					why = "inside `…` (backquotes): use $(…)";
 				else if (f == F_PARAM)

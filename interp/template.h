@@ -42,6 +42,11 @@ struct tmpl {
  * Returns the template (caller frees with tmpl_free) or NULL after adding
  * every problem found to err. */
 struct tmpl *tmpl_parse(const char *src, struct pos at, enum tmpl_mode mode, struct rb_error *err);
+/* The same, with locate mapping the nth placeholder of src to where it is
+ * written (see doc_locate); NULL: counted from at. */
+typedef struct pos (*tmpl_locate_fn)(void *ctx, size_t nth);
+struct tmpl *tmpl_parse_at(const char *src, struct pos at, enum tmpl_mode mode, struct rb_error *err,
+			   tmpl_locate_fn locate, void *ctx);
 void tmpl_free(struct tmpl *t);
 bool tmpl_is_constant(const struct tmpl *t);
 
