@@ -78,7 +78,48 @@ struct lexer {
 	bool reading_delim;
 	struct sbuf line; /* current line inside a here-document body */
 	bool overflow;
+	/* `case` and `esac` are keywords only where a command starts: the
+	 * current word, and whether it began at such a position */
+	char word[8];
+	size_t wlen;
+	bool word_cmd, cmd_pos;
+	/* quotes inside ${…} depend on the shell and on the outer quoting:
+	 * after one, no placeholder of this template can be placed safely */
+	bool uncertain;
 };
+
+static bool reserved_word(const char *w)
+{
+	static const char *const kw[] = {"if", "then", "else", "elif", "do", "while", "until", "!", "{", "time"};
+	for (size_t i = 0; i < ARRAY_LEN(kw); i++)
+		if (!strcmp(kw[i], w))
+			return true;
+	return false;
+}
+
+/* A word of an F_UNQ frame ended. */
+static void end_word(struct lexer *lx)
+{
+	if (!lx->wlen)
+		return;
+	lx->word[lx->wlen < sizeof(lx->word) ? lx->wlen : sizeof(lx->word) - 1] = '\0';
+	bool kw = lx->word_cmd && lx->wlen < sizeof(lx->word);
+	if (kw && !strcmp(lx->word, "case"))
+		lx->cases[lx->top]++;
+	else if (kw && !strcmp(lx->word, "esac") && lx->cases[lx->top] > 0)
+		lx->cases[lx->top]--;
+	lx->cmd_pos = kw && reserved_word(lx->word);
+	lx->wlen = 0;
+}
+
+static void word_char(struct lexer *lx, char c)
+{
+	if (lx->wlen == 0)
+		lx->word_cmd = lx->cmd_pos;
+	if (lx->wlen < sizeof(lx->word))
+		lx->word[lx->wlen] = c;
+	lx->wlen++;
+}
 
 static void lex_push(struct lexer *lx, enum frame f)
 {
@@ -89,12 +130,19 @@ static void lex_push(struct lexer *lx, enum frame f)
 	lx->stack[++lx->top] = f;
 	lx->depth[lx->top] = 0;
 	lx->cases[lx->top] = 0;
+	/* a command substitution starts a command; anything else is in a word */
+	lx->wlen = 0;
+	lx->cmd_pos = f == F_UNQ;
 }
 
 static void lex_pop(struct lexer *lx)
 {
 	if (lx->top > 0)
 		lx->top--;
+	/* back in the word that held the quote or substitution */
+	lx->wlen = sizeof(lx->word);
+	lx->word_cmd = false;
+	lx->cmd_pos = false;
 }
 
 /* Feeds literal text through the lexer. */
@@ -166,6 +214,8 @@ static void lex_feed(struct lexer *lx, const char *s, size_t n)
 				lex_pop(lx);
 			break;
 		case F_PARAM:
+			if (c == '"' || c == '\'' || c == '`' || (c == '$' && next == '('))
+				lx->uncertain = true;
 			if (c == '\\')
 				lx->escaped = true;
 			else if (c == '{')
@@ -204,12 +254,15 @@ static void lex_feed(struct lexer *lx, const char *s, size_t n)
 				break;
 			}
 			bool ws = false;
-			if (lx->word_start && c == 'c' && !strncmp(s + i, "case", 4) && i + 4 < n &&
-			    (s[i + 4] == ' ' || s[i + 4] == '\t' || s[i + 4] == '\n'))
-				lx->cases[lx->top]++;
-			else if (lx->word_start && c == 'e' && !strncmp(s + i, "esac", 4) &&
-				 (i + 4 >= n || strchr(" \t\n;)&|", s[i + 4])) && lx->cases[lx->top] > 0)
-				lx->cases[lx->top]--;
+			bool boundary = c == ' ' || c == '\t' || c == '\n' || c == ';' || c == '&' || c == '|' ||
+					c == '(' || c == ')' || c == '<' || c == '>';
+			if (boundary) {
+				end_word(lx);
+				if (c == ';' || c == '&' || c == '|' || c == '(' || c == '\n')
+					lx->cmd_pos = true;
+			} else {
+				word_char(lx, c);
+			}
 			if (c == '\'')
 				lex_push(lx, F_SQ);
 			else if (c == '"')
@@ -229,9 +282,10 @@ static void lex_feed(struct lexer *lx, const char *s, size_t n)
 			} else if (c == ')') {
 				if (lx->depth[lx->top] > 0)
 					lx->depth[lx->top]--;
-				else if (lx->cases[lx->top] > 0)
+				else if (lx->cases[lx->top] > 0) {
 					ws = true; /* the end of a case pattern */
-				else
+					lx->cmd_pos = true;
+				} else
 					lex_pop(lx);
 			} else if (c == '<' && next == '<' && i + 2 < n && s[i + 2] == '<') {
 				i += 2; /* a here-string: the word after it is an ordinary word */
@@ -302,6 +356,7 @@ struct tmpl *tmpl_parse_at(const char *src, struct pos at, enum tmpl_mode mode, 
 	size_t nerr = err->n;
 	struct lexer lx = {0};
 	lx.word_start = true;
+	lx.cmd_pos = true;
 	const char *p = src, *lit = src;
 	while ((p = strstr(p, "{{")) != NULL) {
 		size_t off = (size_t)(p - src);
@@ -398,6 +453,8 @@ struct tmpl *tmpl_parse_at(const char *src, struct pos at, enum tmpl_mode mode, 
 					why = "inside ${…}";
 				else if (f == F_COMMENT)
 					why = "inside a shell comment";
+				else if (lx.uncertain)
+					why = "after quotes inside ${…}, whose meaning depends on the shell: pass the value through env";
 				else if (f == F_HEREDOC || lx.reading_delim)
 					why = "inside a here-document: pass the value as an argument or through env";
 				else if (lx.overflow)
@@ -410,8 +467,11 @@ struct tmpl *tmpl_parse_at(const char *src, struct pos at, enum tmpl_mode mode, 
 			add_seg(t, name, strlen(name), true, ppos);
 			t->segs[t->n - 1].raw = raw;
 			t->segs[t->n - 1].quote = qk;
-			/* the value is one word part: a following '#' is not a comment */
+			/* the value is one word part: a following '#' is not a comment,
+			 * and the word it is in is no keyword */
 			lx.word_start = false;
+			if (lx.stack[lx.top] == F_UNQ)
+				word_char(&lx, 'x');
 		}
 		free(name);
 		p = lit = close + 2;
