@@ -31,7 +31,7 @@ UNIT    = $(wildcard tests/unit/*.c)
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=all
 
-.PHONY: all test unit e2e asan valgrind bench demo install clean
+.PHONY: all test unit e2e asan valgrind bench demo install clean FORCE
 
 ifneq ($(DEPS_OK),yes)
 # Build dependencies missing: install them (or name them), then re-enter.
@@ -45,18 +45,23 @@ all: build/runbook
 build/runbook: $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $(OBJS) $(PKG_LIBS) $(LDFLAGS)
 
-build/obj/%.o: interp/%.c | build/obj
+# The install prefix is compiled in (where the stdlib is found): a change
+# of PREFIX must rebuild, so it is recorded in a stamp that objects use.
+build/prefix.stamp: FORCE | build/obj
+	@echo '$(DATADIR)' | cmp -s - $@ || echo '$(DATADIR)' > $@
+
+build/obj/%.o: interp/%.c build/prefix.stamp | build/obj
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 build/obj build/asan:
 	@mkdir -p $@
 
 # The sanitizer build: the binary and the unit tests.
-build/asan/runbook: $(SRCS) $(wildcard interp/*.h) | build/asan
+build/asan/runbook: $(SRCS) $(wildcard interp/*.h) build/prefix.stamp | build/asan
 	$(CC) $(CSTD) $(CWARNS) $(ASAN_FLAGS) $(PKG_CFLAGS) -DRUNBOOK_DATADIR='"$(DATADIR)"' \
 	  -DRUNBOOK_VERSION='"$(VERSION)"' -o $@ $(SRCS) $(PKG_LIBS)
 
-build/asan/unit: $(UNIT) $(LIBSRCS) $(wildcard interp/*.h) | build/asan
+build/asan/unit: $(UNIT) $(LIBSRCS) $(wildcard interp/*.h) build/prefix.stamp | build/asan
 	$(CC) $(CSTD) $(CWARNS) $(ASAN_FLAGS) $(PKG_CFLAGS) -Iinterp -DRUNBOOK_DATADIR='"$(DATADIR)"' \
 	  -DRUNBOOK_VERSION='"$(VERSION)"' -o $@ $(UNIT) $(LIBSRCS) $(PKG_LIBS)
 

@@ -48,6 +48,14 @@ static char *render_in(struct step_exec *x, struct scope *scope, const struct tm
 		sbuf_release(&sb);
 		return NULL;
 	}
+	/* Anything rendered for display is masked twice over: secret params
+	 * show as ***, and a secret that reached a value another way (a
+	 * capture of output that printed it) is masked by value. */
+	if ((flags & RENDER_MASK) && x->eng->plan->nsecrets) {
+		char *m = mask_secrets(x->eng->plan, sbuf_str(&sb), sb.len, NULL);
+		sbuf_release(&sb);
+		return m;
+	}
 	return sbuf_detach(&sb);
 }
 
@@ -272,7 +280,9 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 		int w = expr_eval(st->when, plan_lookup, &x.lk, &bad);
 		lookup_release(&x.lk);
 		if (w == 0) {
-			ui_step_end(number, total, title, hostname, "skipped", -1, st->when_src, ps->depth);
+			char *why = xasprintf("when: %s", st->when_src);
+			ui_step_end(number, total, title, hostname, "skipped", -1, why, ps->depth);
+			free(why);
 			struct json *j = ui_event_begin("step_skip");
 			json_kstr(j, "run", p->run_id);
 			json_kstr(j, "step", ps->id);
@@ -471,7 +481,9 @@ static bool walk(struct engine *E, struct pstep *v, size_t n, bool keep_going)
 			if (w == 1 && st->kind->action == ACT_USES && enter_module(E, ps, &why) < 0)
 				w = -2;
 			if (w == 0) {
-				ui_step_end(0, 0, title, NULL, "skipped", -1, st->when_src, ps->depth);
+				char *reason = xasprintf("when: %s", st->when_src);
+				ui_step_end(0, 0, title, NULL, "skipped", -1, reason, ps->depth);
+				free(reason);
 				skip_span(E, v, i, ps->span, "skipped");
 				i += ps->span;
 			} else if (w < 0) {
@@ -548,7 +560,9 @@ static int run_preconditions(struct engine *E)
 			if (ps->st->when)
 				w = expr_eval(ps->st->when, plan_lookup, &x.lk, &bad);
 			if (w == 0) {
-				ui_step_end(0, 0, title, hostname, "skipped", -1, ps->st->when_src, 1);
+				char *reason = xasprintf("when: %s", ps->st->when_src);
+				ui_step_end(0, 0, title, hostname, "skipped", -1, reason, 1);
+				free(reason);
 				free(title);
 				lookup_release(&x.lk);
 				continue;
@@ -632,6 +646,15 @@ static void print_summary(struct engine *E, const char *outcome, long long ms)
 	fflush(stdout);
 }
 
+/* Does a step that completed carry an undo the operator may expect? */
+static bool any_undo(const struct plan *p)
+{
+	for (size_t i = 0; i < p->nsteps; i++)
+		if (p->steps[i].st->nundo)
+			return true;
+	return false;
+}
+
 int engine_run(struct plan *p, const struct engine_opts *o)
 {
 	struct engine E = {.plan = p, .opt = *o};
@@ -682,7 +705,9 @@ int engine_run(struct plan *p, const struct engine_opts *o)
 			outcome = "paused for a confirmation (run again with --yes to approve)";
 		} else if (E.failed) {
 			code = EXIT_FAILED;
-			outcome = rb->on_failure_stop ? "failed (on_failure: stop, nothing undone)" : "failed";
+			outcome = rb->on_failure_stop ? "failed (on_failure: stop, nothing undone)"
+				  : any_undo(p) ? "failed (nothing was undone: automatic rollback is not in this version)"
+						: "failed";
 		} else if (!fin_ok) {
 			code = EXIT_FAILED;
 			outcome = "failed in finally";

@@ -87,6 +87,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		if (i + 1 >= argc)                                           \
 			return bad_usage("option '%s' needs a value", a);    \
 	} while (0)
+		if (!strcmp(a, "--help") || !strcmp(a, "-h") || !strcmp(a, "--version"))
+			continue; /* handled by main once the line is read */
 		if (!strcmp(a, "--yes") || !strcmp(a, "-y"))
 			o->yes = true;
 		else if (!strcmp(a, "--dry-run"))

@@ -100,6 +100,9 @@ static int run_command(struct step_exec *x)
 			ok = -1;
 		}
 	if (ok == 0 && st->check) {
+		/* the check reads the step's captures: bind them first */
+		for (size_t i = 0; i < st->ncaps; i++)
+			scope_set(x->lk.scope, st->caps[i].name, x->cap_val[i], false);
 		char *check = exec_render(x, st->check, 0);
 		if (!check)
 			return -1;
@@ -135,7 +138,7 @@ static int run_note(struct step_exec *x)
 	char *text = exec_render(x, x->st->text, RENDER_MASK);
 	if (!text)
 		return -1;
-	ui_note(x->depth, "note", "%s", text);
+	ui_note(x->depth, "note", "[%d/%d] %s", x->ps->number, x->eng->plan->nleaves, text);
 	stepio_log(x, "note: %s\n", text);
 	free(text);
 	return 0;
@@ -171,7 +174,8 @@ static int run_confirm(struct step_exec *x)
 		return -1;
 	stepio_log(x, "confirm: %s\n", text);
 	if (x->eng->opt.yes) {
-		ui_note(x->depth, "confirm", "%s \xe2\x80\x94 approved by --yes", text);
+		ui_note(x->depth, "confirm", "[%d/%d] %s \xe2\x80\x94 approved by --yes", x->ps->number,
+			x->eng->plan->nleaves, text);
 		stepio_log(x, "approved by --yes\n");
 		free(text);
 		return 0;
@@ -182,7 +186,7 @@ static int run_confirm(struct step_exec *x)
 		free(text);
 		return -1;
 	}
-	ui_note(x->depth, "confirm", "%s", text);
+	ui_note(x->depth, "confirm", "[%d/%d] %s", x->ps->number, x->eng->plan->nleaves, text);
 	printf("%*s%sContinue? [y/N] %s", 2 * (x->depth + 1), "", ui_c("bold"), ui_c("reset"));
 	fflush(stdout);
 	char ans[64];
