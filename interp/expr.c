@@ -312,17 +312,39 @@ struct val {
 	bool is_bool, b;
 };
 
+/* Decimal numbers only: strtod alone would also take "0x10", "inf" and
+ * "nan", which are text to an operator. */
 static bool as_number(const char *s, double *out)
 {
-	if (!*s)
+	const char *p = s;
+	if (*p == '-' || *p == '+')
+		p++;
+	bool digits = false;
+	while (isdigit((unsigned char)*p)) {
+		p++;
+		digits = true;
+	}
+	if (*p == '.') {
+		p++;
+		while (isdigit((unsigned char)*p)) {
+			p++;
+			digits = true;
+		}
+	}
+	if (!digits)
 		return false;
-	char *end;
-	double d = strtod(s, &end);
-	while (*end == ' ' || *end == '\t' || *end == '\n')
-		end++;
-	if (*end || isspace((unsigned char)*s) || isnan(d))
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '-' || *p == '+')
+			p++;
+		if (!isdigit((unsigned char)*p))
+			return false;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	if (*p)
 		return false;
-	*out = d;
+	*out = strtod(s, NULL);
 	return true;
 }
 

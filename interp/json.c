@@ -6,22 +6,28 @@
 /* Length of the valid UTF-8 sequence at p, or 0. */
 static size_t utf8_len(const unsigned char *p)
 {
+	size_t n;
 	if (p[0] < 0x80)
 		return 1;
-	size_t n = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 && p[0] < 0xe0 ? 2 : 0;
-	if (n == 0 || (p[0] >= 0xf8))
-		return 0;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0; /* continuation bytes, overlong C0/C1, F5–FF */
 	for (size_t i = 1; i < n; i++)
 		if ((p[i] & 0xc0) != 0x80)
 			return 0;
 	if (n == 3 && p[0] == 0xe0 && p[1] < 0xa0)
-		return 0;
+		return 0; /* overlong */
 	if (n == 3 && p[0] == 0xed && p[1] >= 0xa0)
-		return 0;
+		return 0; /* surrogates */
 	if (n == 4 && p[0] == 0xf0 && p[1] < 0x90)
-		return 0;
+		return 0; /* overlong */
 	if (n == 4 && p[0] == 0xf4 && p[1] >= 0x90)
-		return 0;
+		return 0; /* past U+10FFFF */
 	return n;
 }
 

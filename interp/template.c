@@ -86,6 +86,7 @@ struct lexer {
 	/* quotes inside ${…} depend on the shell and on the outer quoting:
 	 * after one, no placeholder of this template can be placed safely */
 	bool uncertain;
+	bool after_dollar; /* the last character was an unescaped '$' */
 };
 
 static bool reserved_word(const char *w)
@@ -150,6 +151,9 @@ static void lex_feed(struct lexer *lx, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
+		/* `${{ v }}` would become $'…', ANSI-C quoting in bash */
+		lx->after_dollar = c == '$' && !lx->escaped && lx->stack[lx->top] != F_SQ &&
+				   lx->stack[lx->top] != F_COMMENT && lx->stack[lx->top] != F_HEREDOC;
 		char next = i + 1 < n ? s[i + 1] : '\0';
 		enum frame f = lx->stack[lx->top];
 		if (lx->reading_delim) {
@@ -280,9 +284,10 @@ static void lex_feed(struct lexer *lx, const char *s, size_t n)
 				lx->depth[lx->top]++;
 				ws = true;
 			} else if (c == ')') {
-				if (lx->depth[lx->top] > 0)
+				if (lx->depth[lx->top] > 0) {
 					lx->depth[lx->top]--;
-				else if (lx->cases[lx->top] > 0) {
+					ws = true; /* `(true)#x`: a comment starts after a subshell */
+				} else if (lx->cases[lx->top] > 0) {
 					ws = true; /* the end of a case pattern */
 					lx->cmd_pos = true;
 				} else
@@ -300,7 +305,7 @@ static void lex_feed(struct lexer *lx, const char *s, size_t n)
 					lx->heredoc_pending = false;
 					lex_push(lx, F_HEREDOC);
 				}
-			} else if (c == ' ' || c == '\t' || c == ';' || c == '&' || c == '|')
+			} else if (c == ' ' || c == '\t' || c == ';' || c == '&' || c == '|' || c == '<' || c == '>')
 				ws = true;
 			lx->word_start = ws;
 			break;
@@ -445,6 +450,8 @@ struct tmpl *tmpl_parse_at(const char *src, struct pos at, enum tmpl_mode mode, 
 				const char *why = NULL;
 				if (lx.escaped)
 					why = "right after a backslash";
+				else if (lx.after_dollar)
+					why = "right after '$' (write the value alone, or use env)";
 				else if (f == F_SQ)
 					why = "inside '…' (single quotes): use \"…\" or leave it unquoted";
 				else if (f == F_BQ)
@@ -470,6 +477,7 @@ struct tmpl *tmpl_parse_at(const char *src, struct pos at, enum tmpl_mode mode, 
 			/* the value is one word part: a following '#' is not a comment,
 			 * and the word it is in is no keyword */
 			lx.word_start = false;
+			lx.after_dollar = false;
 			if (lx.stack[lx.top] == F_UNQ)
 				word_char(&lx, 'x');
 		}

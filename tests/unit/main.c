@@ -4,9 +4,17 @@
 int unit_n, unit_failed;
 
 void test_util(void);
+void test_quote(void);
+void test_template(void);
+void test_expr(void);
+void test_json(void);
 
 int main(void)
 {
 	test_util();
+	test_quote();
+	test_template();
+	test_expr();
+	test_json();
 	return unit_failed ? 1 : 0;
 }

@@ -1,0 +1,207 @@
+#!/bin/sh
+# tests/bench/run.sh — `make bench` (never part of `make test`).
+#
+#  (a) per-step overhead: a runbook of 200 `run: "true"` steps against the
+#      same work done by a shell loop (`sh -c true` 200 times).  The
+#      difference divided by 200 is what runbook itself costs per step
+#      (planning, journal records with their fdatasync, log files, ui).
+#      Timed with hyperfine when present, else a loop of timed runs.
+#  (b) memory: one step printing 200 MiB of output with an `expect:
+#      stdout` pattern that only the very last line matches; the peak RSS
+#      of the runbook process tree must stay flat.
+#
+# Targets: overhead < 0.3 ms/step, peak RSS < 16 MiB.  Prints a table and
+# exits 1 when a target is missed.  Tunables: BENCH_RUNS (timed runs per
+# command, default 20), BENCH_MIB (output size, default 200), RUNBOOK;
+# BENCH_TIMER=loop and BENCH_RSS=python force the fallbacks.
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+TOP=$(pwd)
+RUNBOOK=${RUNBOOK:-$TOP/build/runbook}
+STEPS=200
+RUNS=${BENCH_RUNS:-20}
+MIB=${BENCH_MIB:-200}
+
+if [ ! -x "$RUNBOOK" ]; then
+	echo "bench: $RUNBOOK is missing: run make first" >&2
+	exit 2
+fi
+if ! command -v python3 >/dev/null 2>&1; then
+	sh tests/deps.sh bench || exit 2
+fi
+if ! command -v hyperfine >/dev/null 2>&1; then
+	sh tests/deps.sh bench >/dev/null 2>&1 ||
+		echo "bench: hyperfine unavailable: timing with a loop of runs instead" >&2
+fi
+
+# Work under build/ — on the checkout's disk, not a tmpfs — so that the
+# journal's fdatasync costs what it costs on a real state dir.
+W=$TOP/build/bench
+rm -rf "$W"
+mkdir -p "$W"
+trap 'rm -rf "$W"' EXIT INT TERM
+STATE=$W/state
+
+# --- (a) per-step overhead --------------------------------------------------
+{
+	echo "runbook: bench-steps"
+	echo "description: $STEPS trivial steps, to measure the cost of a step"
+	echo "steps:"
+	i=1
+	while [ $i -le $STEPS ]; do
+		printf '  - id: s%d\n    run: "true"\n' $i
+		i=$((i + 1))
+	done
+} >"$W/steps.yml"
+
+rb_cmd="$RUNBOOK --state-dir $STATE run -q $W/steps.yml"
+sh_cmd="sh -c 'for i in \$(seq $STEPS); do sh -c true; done'"
+
+# A dry run first: a broken build must not be timed.
+if ! $RUNBOOK --state-dir "$STATE" run -q "$W/steps.yml" >"$W/check.out" 2>&1; then
+	echo "bench: the $STEPS-step runbook failed:" >&2
+	sed 's/^/  /' "$W/check.out" >&2
+	exit 1
+fi
+
+if [ "${BENCH_TIMER:-}" != loop ] && command -v hyperfine >/dev/null 2>&1; then
+	tool=hyperfine
+	hyperfine -N --style basic --warmup 3 --runs "$RUNS" \
+		--prepare "rm -rf $STATE" \
+		--export-json "$W/steps.json" \
+		-n runbook "$rb_cmd" -n shell "$sh_cmd" >"$W/hyperfine.out" 2>&1 || {
+		cat "$W/hyperfine.out" >&2
+		exit 1
+	}
+	python3 - "$W/steps.json" >"$W/times" <<'EOF'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+for name in ("runbook", "shell"):
+    print(name, r[name]["mean"] * 1000, r[name]["stddev"] * 1000)
+EOF
+else
+	tool="loop of $RUNS runs"
+	python3 - "$RUNS" "$STATE" "$RUNBOOK" "$W/steps.yml" "$STEPS" >"$W/times" <<'EOF'
+import shutil, statistics, subprocess, sys, time
+runs, state, rb, yml, steps = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+cmds = {
+    "runbook": [rb, "--state-dir", state, "run", "-q", yml],
+    "shell": ["sh", "-c", "for i in $(seq %s); do sh -c true; done" % steps],
+}
+for name, argv in cmds.items():
+    samples = []
+    for i in range(runs + 3):
+        shutil.rmtree(state, ignore_errors=True)
+        t = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        if i >= 3:  # warm-up runs are not counted
+            samples.append((time.perf_counter() - t) * 1000)
+    print(name, statistics.mean(samples), statistics.stdev(samples))
+EOF
+fi
+rb_mean=$(awk '$1 == "runbook" { print $2 }' "$W/times")
+rb_sd=$(awk '$1 == "runbook" { print $3 }' "$W/times")
+sh_mean=$(awk '$1 == "shell" { print $2 }' "$W/times")
+sh_sd=$(awk '$1 == "shell" { print $3 }' "$W/times")
+per_step=$(awk -v a="$rb_mean" -v b="$sh_mean" -v n="$STEPS" 'BEGIN { printf "%.3f", (a - b) / n }')
+
+# --- (b) memory under a flood of output -------------------------------------
+rm -rf "$STATE"
+cat >"$W/flood.yml" <<EOF
+runbook: bench-memory
+description: one step printing $MIB MiB, matched line by line
+steps:
+  - id: flood
+    run: |
+      head -c $((MIB * 1048576)) /dev/zero | tr '\\0' x | fold -w 100
+      echo   # fold leaves the last line open
+      echo ALL-DONE
+    expect: { stdout: '^ALL-DONE\$' }
+EOF
+cat >"$W/tiny.yml" <<'EOF'
+runbook: bench-tiny
+steps:
+  - id: one
+    run: echo hello
+    expect: { stdout: '^hello$' }
+EOF
+# Peak RSS in KiB.  With GNU time: ru_maxrss of the runbook process tree
+# (runbook, its sh, head, tr, fold).  Otherwise python3 samples the
+# runbook process's VmHWM from /proc: ru_maxrss of RUSAGE_CHILDREN would
+# count python's own image (a child keeps its parent's high-water mark
+# across exec), so it is only the last resort.
+# Prints: exit-status peak-KiB seconds.
+rss_tool="python3 /proc VmHWM"
+if [ "${BENCH_RSS:-}" != python ] && [ -x /usr/bin/time ] && /usr/bin/time -v true >/dev/null 2>&1; then
+	rss_tool="/usr/bin/time -v"
+fi
+rss() {
+	if [ "${BENCH_RSS:-}" != python ] && [ -x /usr/bin/time ] && /usr/bin/time -v true >/dev/null 2>&1; then
+		start=$(date +%s.%N)
+		/usr/bin/time -v -o "$W/time.out" "$@" >/dev/null 2>&1
+		st=$?
+		end=$(date +%s.%N)
+		kib=$(awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2 }' "$W/time.out")
+		echo "$st $kib $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')"
+		return
+	fi
+	python3 - "$@" <<'EOF'
+import resource, subprocess, sys, time
+t = time.perf_counter()
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+hwm = 0
+while p.poll() is None:
+    try:
+        with open("/proc/%d/status" % p.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    hwm = max(hwm, int(line.split()[1]))
+    except OSError:
+        pass
+    time.sleep(0.002)
+el = time.perf_counter() - t
+if hwm == 0:
+    hwm = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(p.returncode, hwm, "%.2f" % el)
+EOF
+}
+set -- $(rss "$RUNBOOK" --state-dir "$STATE" run -q "$W/tiny.yml")
+tiny_rc=$1 tiny_kib=$2
+rm -rf "$STATE"
+set -- $(rss "$RUNBOOK" --state-dir "$STATE" run -q "$W/flood.yml")
+flood_rc=$1 flood_kib=$2 flood_s=$3
+log_bytes=$(cat "$STATE"/runs/*/logs/*flood*.log 2>/dev/null | wc -c)
+
+# --- the table ---------------------------------------------------------------
+status=0
+verdict() { # value target → PASS / MISS
+	if awk -v v="$1" -v t="$2" 'BEGIN { exit !(v < t) }'; then echo PASS; else
+		echo MISS
+		status=1
+	fi
+}
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+v_step=$(verdict "$per_step" 0.3)
+[ "$v_step" = MISS ] && status=1
+flood_mib=$(mib "$flood_kib")
+if [ "$flood_rc" = 0 ]; then
+	v_mem=$(verdict "$flood_mib" 16)
+else
+	v_mem="MISS (exit $flood_rc)"
+fi
+case $v_mem in MISS*) status=1 ;; esac
+[ "$tiny_rc" = 0 ] || status=1
+
+echo "runbook benchmarks ($(uname -sm), timing: $tool, peak RSS: $rss_tool)"
+printf '%-44s %18s %12s %s\n' "measure" "result" "target" ""
+printf '%-44s %18s %12s %s\n' "runbook: $STEPS steps of run: \"true\" (mean)" \
+	"$(printf '%.1f +- %.1f ms' "$rb_mean" "$rb_sd")" "" ""
+printf '%-44s %18s %12s %s\n' "sh loop: $STEPS x sh -c true (mean)" \
+	"$(printf '%.1f +- %.1f ms' "$sh_mean" "$sh_sd")" "" ""
+printf '%-44s %18s %12s %s\n' "per-step overhead ((runbook - sh) / $STEPS)" "$per_step ms" "< 0.3 ms" "$v_step"
+printf '%-44s %18s %12s %s\n' "peak RSS, 1 step printing $MIB MiB + expect" "$flood_mib MiB" "< 16 MiB" "$v_mem"
+printf '%-44s %18s %12s %s\n' "  (same, a step printing one line)" "$(mib "$tiny_kib") MiB" "" \
+	"$([ "$tiny_rc" = 0 ] || echo "FAILED (exit $tiny_rc)")"
+printf '%-44s %18s %12s %s\n' "  flood: wall time, bytes in the step log" "${flood_s} s" "" \
+	"$(awk -v b="$log_bytes" 'BEGIN { printf "%.1f MiB logged", b / 1048576 }')"
+exit $status
