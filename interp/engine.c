@@ -478,8 +478,13 @@ static bool walk(struct engine *E, struct pstep *v, size_t n, bool keep_going)
 				lookup_release(&lk);
 			}
 			char *why = NULL;
-			if (w == 1 && st->kind->action == ACT_USES && enter_module(E, ps, &why) < 0)
+			if (w == 1 && st->kind->action == ACT_USES && enter_module(E, ps, &why) < 0) {
+				/* an argument may hold a captured secret */
+				char *m = mask_secrets(E->plan, why, strlen(why), NULL);
+				free(why);
+				why = m;
 				w = -2;
+			}
 			if (w == 0) {
 				char *reason = xasprintf("when: %s", st->when_src);
 				ui_step_end(0, 0, title, NULL, "skipped", -1, reason, ps->depth);
@@ -576,6 +581,11 @@ static int run_preconditions(struct engine *E)
 				x.why = xasprintf("'when' reads '%s', which has no value here", bad);
 			if (x.interrupted)
 				E->interrupted = true;
+			if (x.why) {
+				char *m = mask_secrets(p, x.why, strlen(x.why), NULL);
+				free(x.why);
+				x.why = m;
+			}
 			ui_step_end(0, 0, title, hostname, ok == 0 ? "ok" : "failed", now_ms() - t0,
 				    ok == 0 ? NULL : x.why, 1);
 			struct json *j = ui_event_begin("precondition");

@@ -204,7 +204,8 @@ static int cmd_run(struct opts *o)
 	if (!run_dir)
 		goto out;
 	struct ui_opts uo = {
-		.color = isatty(1) && !getenv("NO_COLOR"),
+		/* no-color.org: NO_COLOR counts when set and not empty */
+		.color = isatty(1) && !(getenv("NO_COLOR") && *getenv("NO_COLOR")),
 		.verbosity = o->verbosity,
 		.events_path = o->events,
 	};

@@ -82,6 +82,7 @@ struct plan {
 	int nleaves;
 	char **secrets;              /* every secret value, for masking */
 	size_t nsecrets, seccap;
+	size_t max_secret;           /* the longest, in bytes */
 };
 
 /* What the command line gives to resolve a runbook. */

@@ -69,6 +69,8 @@ void plan_add_secret(struct plan *p, const char *value)
 		if (!strcmp(p->secrets[i], value))
 			return;
 	VEC_PUSH(p->secrets, p->nsecrets, p->seccap, xstrdup(value));
+	if (strlen(value) > p->max_secret)
+		p->max_secret = strlen(value);
 }
 
 const char *plan_lookup(void *ctx, const char *name, bool *secret)

@@ -115,8 +115,9 @@ static void match_line(struct step_exec *x, int stream, const char *line, size_t
 			x->lk.nextra = g.n;
 			struct sbuf sb = {0};
 			const char *bad;
+			/* the groups come from output, which may hold a secret */
 			if (tmpl_render(st->diags[i].hint, plan_lookup, &x->lk, RENDER_MASK, &sb, &bad) == 0)
-				hint = sbuf_detach(&sb);
+				hint = mask_secrets(x->eng->plan, sbuf_str(&sb), sb.len, NULL);
 			else
 				hint = xasprintf("(hint needs '%s', which is not known here)", bad);
 			sbuf_release(&sb);
@@ -179,11 +180,18 @@ void stepio_data(void *ctx, int stream, const char *buf, size_t n)
 		const char *nl = memchr(buf, '\n', n);
 		size_t take = nl ? (size_t)(nl - buf) : n;
 		if (s->line.len + take > LINE_MAX_BYTES) {
-			/* an endless line: match and show it in pieces */
+			/* An endless line: match and show it in pieces.  The last
+			 * bytes stay for the next piece so that a secret across the
+			 * cut is still masked whole. */
 			size_t fit = LINE_MAX_BYTES - s->line.len;
 			sbuf_add(&s->line, buf, fit);
-			emit_line(x, stream, s->line.buf, s->line.len);
-			sbuf_reset(&s->line);
+			size_t keep = x->eng->plan->max_secret ? x->eng->plan->max_secret - 1 : 0;
+			if (keep > s->line.len / 2)
+				keep = s->line.len / 2;
+			emit_line(x, stream, s->line.buf, s->line.len - keep);
+			memmove(s->line.buf, s->line.buf + s->line.len - keep, keep);
+			s->line.len = keep;
+			s->line.buf[keep] = '\0';
 			buf += fit;
 			n -= fit;
 			continue;

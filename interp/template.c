@@ -241,9 +241,11 @@ static void lex_feed(struct lexer *lx, const char *s, size_t n)
 			else if (c == '$' && next == '(') {
 				lex_push(lx, F_UNQ);
 				lx->word_start = true; /* a new command begins */
+				lx->after_dollar = false;
 				i++;
 			} else if (c == '$' && next == '{') {
 				lex_push(lx, F_PARAM);
+				lx->after_dollar = false;
 				i++;
 			}
 			break;
@@ -275,10 +277,12 @@ static void lex_feed(struct lexer *lx, const char *s, size_t n)
 				lex_push(lx, F_BQ);
 			else if (c == '$' && next == '(') {
 				lex_push(lx, F_UNQ);
+				lx->after_dollar = false;
 				i++;
 				ws = true;
 			} else if (c == '$' && next == '{') {
 				lex_push(lx, F_PARAM);
+				lx->after_dollar = false;
 				i++;
 			} else if (c == '(') {
 				lx->depth[lx->top]++;
