@@ -131,3 +131,18 @@ EOF2
 MARK=$T/mark rb run "$rbk"
 expect_rc 2 "a template inside single quotes is bad input"
 err_has "squote.yml:5:"
+
+# a step's stdin is empty: it never hangs on, nor eats, the runbook's input
+rbk=$(file stdin.yml <<'EOF2'
+runbook: stdin
+params:
+  dir: { required: true }
+steps:
+  - id: reads
+    run: cat > {{ dir }}/stdin-seen
+EOF2
+)
+printf 'operator input\n' >"$T/input"
+rb_stdin run "$rbk" -p dir="$T" <"$T/input"
+expect_rc 0 "a step reading stdin finishes"
+check "the step saw an empty stdin" test ! -s "$T/stdin-seen"

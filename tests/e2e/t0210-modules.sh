@@ -101,6 +101,14 @@ err_has "did you mean 'put'"
 err_has "colour"
 
 # env, cwd and when on a `uses` step cover the action's steps
+file modules/show.yml >/dev/null <<'EOF2'
+module: show
+actions:
+  env:
+    params: { dir: { required: true } }
+    steps:
+      - run: printf '%s' "$RB_MODENV" > {{ dir }}/modenv
+EOF2
 mkdir -p "$T/mcwd"
 rbk=$(file modenv.yml <<'EOF2'
 runbook: mod-env
@@ -110,13 +118,12 @@ params:
 steps:
   - id: call
     uses: files.put
-    env: { LINE_SUFFIX: from-uses }
     cwd: "{{ dir }}/mcwd"
     with: { path: rel.txt, line: "relative" }
   - id: env-seen
-    uses: files.tag
-    env: { IGNORED: x }
-    with: { name: envtag, dir: "{{ dir }}" }
+    uses: show.env
+    env: { RB_MODENV: from-uses }
+    with: { dir: "{{ dir }}" }
   - id: gated
     when: go == "yes"
     uses: files.tag
@@ -126,6 +133,7 @@ EOF2
 rb run "$rbk" -p dir="$T"
 expect_rc 0 "uses with env, cwd and when"
 check "the action's steps ran in the uses step's cwd" test "$(cat "$T/mcwd/rel.txt")" = relative
+check "the action's steps get the uses step's env" test "$(cat "$T/modenv")" = from-uses
 check "a true condition runs the action" test -e "$T/tag-gated"
 rm -f "$T/tag-gated"
 rb run "$rbk" -p dir="$T" -p go=no

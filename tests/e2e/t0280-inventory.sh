@@ -96,3 +96,16 @@ EOF2
 rb run "$rbk" -p dir="$T" --inventory "$inv2" --target remote
 expect_rc 2 "an ssh host is bad input in this version"
 err_has "remote"
+
+# unknown keys in an inventory are refused with a suggestion
+inv3=$(file inv-typo.yml <<'EOF2'
+hosts:
+  alpha: { transport: local, adress: 10.0.0.1 }
+grups: {}
+EOF2
+)
+rb run "$rbk" -p dir="$T" --inventory "$inv3"
+expect_rc 2 "unknown inventory keys are bad input"
+err_has "did you mean 'address'"
+err_has "did you mean 'groups'"
+err_has "inv-typo.yml:2:"
