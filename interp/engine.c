@@ -522,6 +522,10 @@ static bool walk(struct engine *E, struct pstep *v, size_t n, bool keep_going)
 				step_ok = false;
 			if (E->interrupted || E->paused)
 				break;
+			/* one host after another is a rolling change: the first host
+			 * that fails stops it, the others stay as they were */
+			if (!step_ok && !keep_going)
+				break;
 		}
 		free(title);
 		if (E->interrupted || E->paused)
@@ -636,7 +640,7 @@ static void print_summary(struct engine *E, const char *outcome, long long ms)
 		if (c || k < 2)
 			sbuf_addf(&counts, "%s%d %s", counts.len ? ", " : "", c, order[k]);
 	}
-	ui_title("summary: %s in %s", outcome, d);
+	ui_title("summary: %s (%s)", outcome, d);
 	if (ui_verbosity() >= 0)
 		for (size_t i = 0; i < E->nrows; i++) {
 			struct summary_row *r = &E->rows[i];
@@ -694,7 +698,7 @@ int engine_run(struct plan *p, const struct engine_opts *o)
 		outcome = "interrupted during the preconditions";
 	} else if (pre_failed) {
 		code = EXIT_PRECOND;
-		outcome = "stopped: a precondition failed, nothing was changed";
+		outcome = "stopped before any step (a precondition failed)";
 		ui_error("%d precondition%s failed: nothing was run", pre_failed, pre_failed > 1 ? "s" : "");
 	} else {
 		if (p->nsteps)

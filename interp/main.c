@@ -199,10 +199,12 @@ static int cmd_run(struct opts *o)
 	free(planned_dir);
 	if (!plan)
 		goto out;
-	/* Everything is valid: only now does anything touch the disk. */
-	run_dir = run_dir_create(state, run_id, &err);
-	if (!run_dir)
+	struct engine_opts eo = {.yes = o->yes, .tty = isatty(0), .grace_ms = 5000};
+	const char *g = getenv("RUNBOOK_KILL_GRACE");
+	if (g && parse_duration(g, &eo.grace_ms) < 0) {
+		rb_error_add(&err, "RUNBOOK_KILL_GRACE: invalid duration '%s'", g);
 		goto out;
+	}
 	struct ui_opts uo = {
 		/* no-color.org: NO_COLOR counts when set and not empty */
 		.color = isatty(1) && !(getenv("NO_COLOR") && *getenv("NO_COLOR")),
@@ -211,10 +213,10 @@ static int cmd_run(struct opts *o)
 	};
 	if (ui_init(&uo, &err) < 0)
 		goto out;
-	struct engine_opts eo = {.yes = o->yes, .tty = isatty(0), .grace_ms = 5000};
-	const char *g = getenv("RUNBOOK_KILL_GRACE");
-	if (g && parse_duration(g, &eo.grace_ms) < 0) {
-		rb_error_add(&err, "RUNBOOK_KILL_GRACE: invalid duration '%s'", g);
+	/* Everything is valid: only now is the run recorded on disk. */
+	run_dir = run_dir_create(state, run_id, &err);
+	if (!run_dir) {
+		ui_close();
 		goto out;
 	}
 	code = engine_run(plan, &eo);

@@ -168,7 +168,7 @@ void ui_step_end(int number, int total, const char *title, const char *host, con
 
 void ui_note(int depth, const char *kind, const char *fmt, ...)
 {
-	bool important = !strcmp(kind, "hint") || !strcmp(kind, "error");
+	bool important = !strcmp(kind, "hint") || !strcmp(kind, "error") || !strcmp(kind, "log");
 	if (opts.verbosity < 0 && !important)
 		return;
 	if (!strcmp(kind, "cmd") && opts.verbosity < 1)

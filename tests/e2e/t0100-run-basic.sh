@@ -146,3 +146,26 @@ printf 'operator input\n' >"$T/input"
 rb_stdin run "$rbk" -p dir="$T" <"$T/input"
 expect_rc 0 "a step reading stdin finishes"
 check "the step saw an empty stdin" test ! -s "$T/stdin-seen"
+
+# a step that leaves a background child holding its output ends anyway
+rbk=$(file bg.yml <<'EOF2'
+runbook: bg
+params:
+  dir: { required: true }
+steps:
+  - id: spawn
+    run: sleep 60 & echo $! > {{ dir }}/bgpid; echo started
+  - id: next
+    run: touch {{ dir }}/next
+EOF2
+)
+if command -v timeout >/dev/null 2>&1; then
+	RB_GUARD="timeout 30"
+else
+	RB_GUARD=
+fi
+$RB_GUARD ${RUNBOOK_WRAP:-} "$RUNBOOK" run "$rbk" -p dir="$T" >"$out" 2>"$err" </dev/null
+rc=$?
+expect_rc 0 "a step with a lingering background child does not hang the run"
+check "the next step ran" test -e "$T/next"
+kill "$(cat "$T/bgpid" 2>/dev/null)" 2>/dev/null

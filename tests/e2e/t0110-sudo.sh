@@ -2,7 +2,8 @@
 # t0110 — sudo: `sudo: true` and `sudo: USER` run the command through
 # `sudo -n` with the step's env carried through.  With a real
 # passwordless sudo the command runs as root; otherwise that part is
-# skipped.  A sudo shim on PATH checks the exact invocation either way.
+# skipped.  A sudo shim on PATH checks the exact invocation either way,
+# and that group and inventory-host sudo settings are inherited.
 . "$(dirname "$0")/../lib.sh"
 
 # 1. The invocation, through a shim that logs its arguments.
@@ -47,6 +48,44 @@ PATH="$T/shim:$PATH" SUDO_LOG=$T/sudo.log rb run "$rbk"
 expect_rc 0 "sudo: true runs"
 check "sudo: true is 'sudo -n -- env FOO=bar /bin/sh -c ...'" \
 	sh -c 'tr "\n" " " <"$1" | grep -q -- "^-n -- env FOO=bar /bin/sh -c true"' _ "$T/sudo.log"
+
+# sudo on a group covers its members (a member's own `sudo: false` wins);
+# an inventory host with `sudo: true` makes it the default there
+cat >"$T/shim/sudo" <<'EOF2'
+#!/bin/sh
+echo "$SUDO_TAG" >> "$SUDO_LOG"
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do shift; done
+shift
+exec "$@"
+EOF2
+inv=$(file inv.yml <<'EOF2'
+hosts:
+  rooty: { transport: local, sudo: true }
+EOF2
+)
+rbk=$(file sudogroup.yml <<'EOF2'
+runbook: sudo-group
+steps:
+  - group: as root
+    sudo: true
+    steps:
+      - run: echo g1 >> "$PLAIN_LOG"
+        env: { SUDO_TAG: g1 }
+      - run: echo g2 >> "$PLAIN_LOG"
+        env: { SUDO_TAG: g2 }
+        sudo: false
+  - run: echo h1 >> "$PLAIN_LOG"
+    on: rooty
+    env: { SUDO_TAG: h1 }
+  - run: echo l1 >> "$PLAIN_LOG"
+    env: { SUDO_TAG: l1 }
+EOF2
+)
+rm -f "$T/sudo.log"
+PATH="$T/shim:$PATH" SUDO_LOG=$T/sudo.log PLAIN_LOG=$T/plain.log rb run "$rbk" --inventory "$inv"
+expect_rc 0 "sudo on groups and hosts"
+check "every step ran" test "$(cat "$T/plain.log" | tr '\n' ' ')" = "g1 g2 h1 l1 "
+check "exactly the group member and the sudo host went through sudo" test "$(cat "$T/sudo.log" | tr '\n' ' ')" = "g1 h1 "
 
 # 2. A sudo that refuses (password needed) fails the step, not the runner.
 cat >"$T/shim/sudo" <<'EOF2'

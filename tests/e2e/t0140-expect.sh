@@ -130,3 +130,22 @@ EOF2
 rb run "$rbk"
 expect_rc 1 "a missing command fails with rc 127"
 out_has "exit code 127 (expected 0)"
+
+# a value inside a pattern is matched literally (regex syntax is escaped)
+rbk=$(file expectval.yml <<'EOF2'
+runbook: expect-value
+params:
+  v: { default: "1.5" }
+  shown: { default: "1.5" }
+steps:
+  - id: ver
+    run: echo "version {{ shown }}"
+    expect: { stdout: '^version {{ v }}$' }
+EOF2
+)
+rb run "$rbk"
+expect_rc 0 "a templated pattern matches the value"
+rb run "$rbk" -p shown=1x5
+expect_rc 1 "a '.' in a value is literal in a pattern"
+rb run "$rbk" -p v='(a|' -p shown='(a|'
+expect_rc 0 "regex syntax in a value is escaped (no bad-regex error)"

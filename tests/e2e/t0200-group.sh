@@ -76,3 +76,22 @@ rb run "$rbk" -p dir="$T"
 expect_rc 1 "a failing member fails the run"
 check "the rest of the group did not run" test ! -e "$T/b"
 check "steps after the group did not run" test ! -e "$T/c"
+
+# captures made inside a group are visible after it
+rbk=$(file groupcap.yml <<'EOF2'
+runbook: group-capture
+params:
+  dir: { required: true }
+steps:
+  - group: discover
+    steps:
+      - id: find
+        run: echo "port=5432"
+        capture: { port: 'port=(\d+)' }
+  - id: use
+    run: echo {{ port }} {{ steps.find.rc }} > {{ dir }}/port
+EOF2
+)
+rb run "$rbk" -p dir="$T"
+expect_rc 0 "a capture made in a group"
+check "it is readable after the group" test "$(cat "$T/port")" = "5432 0"

@@ -62,3 +62,40 @@ rb run "$rbk"
 expect_rc 2 "a precondition that is not a plain run is bad input"
 err_has "a precondition is a 'run' command, not 'confirm'"
 err_has "'retry' does not apply to a precondition"
+
+# expect and when on preconditions; on a group target they run per host
+inv=$(file inv.yml <<'EOF2'
+hosts:
+  h1: { transport: local }
+  h2: { transport: local }
+groups: { pair: [h1, h2] }
+EOF2
+)
+rbk=$(file pre2.yml <<'EOF2'
+runbook: pre2
+params:
+  dir: { required: true }
+  mode: { default: a }
+preconditions:
+  - name: service says ready
+    run: 'echo "state={{ mode }}"'
+    expect: { stdout: '^state=a$' }
+  - name: only in mode b
+    when: mode == "b"
+    run: "false"
+  - name: per host
+    run: echo {{ host.name }} >> {{ dir }}/perhost
+steps:
+  - run: touch {{ dir }}/pre2-ran
+EOF2
+)
+rb run "$rbk" -p dir="$T" --inventory "$inv" --target pair
+expect_rc 0 "preconditions with expect and a false condition pass"
+check "preconditions run on each host of the target" test "$(cat "$T/perhost")" = "h1
+h2"
+check "a precondition with a false condition is skipped" grep -q 'only in mode b.*skipped' "$out"
+rm -f "$T/pre2-ran"
+rb run "$rbk" -p dir="$T" -p mode=b
+expect_rc 5 "an unmet expect and a failing conditional precondition: exit 5"
+check "both are reported failed" test "$(grep -c 'failed' "$out")" -ge 2
+check "the step did not run" test ! -e "$T/pre2-ran"

@@ -32,7 +32,7 @@ wait_for() {
 }
 # start ARGS: the runbook in the background; sets $rbpid
 start() {
-	RUNBOOK_KILL_GRACE=300ms "$RUNBOOK" "$@" >"$out" 2>"$err" </dev/null &
+	RUNBOOK_KILL_GRACE=300ms ${RUNBOOK_WRAP:-} "$RUNBOOK" "$@" >"$out" 2>"$err" </dev/null &
 	rbpid=$!
 }
 finish() {
@@ -62,9 +62,12 @@ finally:
 EOF2
 )
 
+last_event() {
+	python3 -c 'import json,sys; o=[json.loads(l) for l in open(sys.argv[1])][-1]; print(o["event"], o.get("exit"))' "$1"
+}
 for sig in INT TERM; do
-	rm -f "$T/pid" "$T/bg" "$T/stubborn" "$T/later" "$T/finally"
-	start run "$rbk" -p dir="$T"
+	rm -f "$T/pid" "$T/bg" "$T/stubborn" "$T/later" "$T/finally" "$T/ev.jsonl"
+	start run "$rbk" -p dir="$T" --events "$T/ev.jsonl"
 	if wait_for "$T/pid"; then
 		kill -"$sig" "$rbpid"
 		finish
@@ -84,6 +87,7 @@ for sig in INT TERM; do
 	check "SIG$sig: the step is reported interrupted" grep -Eq '^ *interrupted .*long' "$out"
 	check "SIG$sig: the step before is reported ok" grep -Eq '^ *ok .*first' "$out"
 	out_has "summary: interrupted"
+	check "SIG$sig: the events end with run_end, exit 130" test "$(last_event "$T/ev.jsonl")" = "run_end 130"
 done
 
 # a signal while waiting between two attempts

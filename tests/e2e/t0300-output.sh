@@ -73,7 +73,22 @@ finally:
   - run: touch {{ dir }}/pipe-finally
 EOF2
 )
-{ "$RUNBOOK" run "$rbk" -p dir="$T" </dev/null 2>"$err"; echo $? >"$T/pipe-rc"; } | head -1 >/dev/null
+{ ${RUNBOOK_WRAP:-} "$RUNBOOK" run "$rbk" -p dir="$T" </dev/null 2>"$err"; echo $? >"$T/pipe-rc"; } | head -1 >/dev/null
 rc=$(cat "$T/pipe-rc")
 expect_rc 0 "a closed stdout: the run still succeeds"
 check "every step ran" test -e "$T/pipe-done" -a -e "$T/pipe-finally"
+
+# -q still shows a failing step's hints
+rbk=$(file quiethint.yml <<'EOF2'
+runbook: quiet-hint
+steps:
+  - id: x
+    run: echo "ERR-42 disk full"; exit 1
+    diagnose:
+      - match: 'ERR-(?<code>\d+)'
+        hint: "error {{ code }}: free some space"
+EOF2
+)
+rb run -q "$rbk"
+expect_rc 1 "-q with a failing step"
+out_has "error 42: free some space"

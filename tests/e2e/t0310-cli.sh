@@ -84,3 +84,9 @@ check "it ran" test -e "$T/o.beta"
 rb run "$T/lib2/beta-restore.yaml" --state-dir "$T/other-state"
 expect_rc 0 "--state-dir"
 check "the run was recorded under --state-dir" sh -c 'ls -d "$1"/runs/beta-restore-*' _ "$T/other-state"
+
+# a broken file on the search path does not break `list`
+printf 'runbook: [oops\n' >"$T/lib2/broken.yml"
+RUNBOOK_PATH="$T/lib1:$T/lib2" rb list
+expect_rc 0 "list with a broken runbook file on the path"
+check "the good runbooks are still listed" grep -q '^alpha-deploy' "$out"

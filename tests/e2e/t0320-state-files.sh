@@ -65,3 +65,20 @@ rb run "$rbk" --state-dir "$T/fresh"
 expect_rc 2 "bad input"
 err_has "unknown key 'colour'"
 check "bad input creates no run folder" sh -c '! ls "$1"/runs/* >/dev/null 2>&1' _ "$T/fresh"
+
+# nor do other refusals found before the first step (exit 2)
+rm -rf "$T/fresh"
+rbk=$(file good.yml <<'EOF2'
+runbook: good
+steps:
+  - run: "true"
+EOF2
+)
+rb run "$rbk" --state-dir "$T/fresh" --events "$T/no/such/dir/ev.jsonl"
+expect_rc 2 "an unwritable events file is bad input"
+check "an unwritable events file creates no run folder" sh -c '! ls "$1"/runs/* >/dev/null 2>&1' _ "$T/fresh"
+rm -rf "$T/fresh"
+RUNBOOK_KILL_GRACE=soon rb run "$rbk" --state-dir "$T/fresh"
+expect_rc 2 "an invalid RUNBOOK_KILL_GRACE is bad input"
+err_has "RUNBOOK_KILL_GRACE"
+check "an invalid RUNBOOK_KILL_GRACE creates no run folder" sh -c '! ls "$1"/runs/* >/dev/null 2>&1' _ "$T/fresh"
