@@ -251,24 +251,47 @@ static void store_results(struct step_exec *x, bool ran)
 			scope_set(ps->scope, x->st->caps[i].name, x->cap_val[i], false);
 }
 
+/* Prepares x to run ps on host h (logs not yet opened). */
+static void step_exec_init(struct step_exec *x, struct engine *E, struct pstep *ps, struct host *h)
+{
+	memset(x, 0, sizeof(*x));
+	x->eng = E;
+	x->ps = ps;
+	x->st = ps->st;
+	x->host = h;
+	x->lk = (struct lookup){.plan = E->plan, .scope = ps->scope, .host = h};
+	x->depth = ps->depth;
+	x->logfd = -1;
+	x->show_output = true;
+	x->matching = true;
+}
+
+/* Frees everything x holds; x can be initialised again afterwards. */
+static void step_exec_release(struct step_exec *x)
+{
+	stepio_release(x);
+	for (int i = 0; i < 2; i++) {
+		sbuf_release(&x->out[i].line);
+		sbuf_release(&x->out[i].keep);
+	}
+	sbuf_release(&x->logbuf);
+	lookup_release(&x->lk);
+	if (x->logfd >= 0)
+		close(x->logfd);
+	x->logfd = -1;
+	free(x->logpath);
+	free(x->why);
+	x->logpath = x->why = NULL;
+}
+
 static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const char *title)
 {
 	struct plan *p = E->plan;
 	struct host *h = ps->hosts[hi];
 	const struct step *st = ps->st;
-	struct step_exec x = {0};
-	x.eng = E;
-	x.ps = ps;
-	x.st = st;
-	x.host = h;
-	x.lk.plan = p;
-	x.lk.scope = ps->scope;
-	x.lk.host = h;
-	x.depth = ps->depth;
+	struct step_exec x;
+	step_exec_init(&x, E, ps, h);
 	x.title = title;
-	x.logfd = -1;
-	x.show_output = true;
-	x.matching = true;
 	const char *hostname = ps->nhosts > 1 || strcmp(h->name, "local") ? h->name : NULL;
 	struct summary_row *row = ps->number ? &E->rows[ps->row + hi] : NULL;
 	int number = ps->number, total = p->nleaves;
@@ -292,6 +315,7 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 			if (row)
 				row->status = "skipped";
 			store_results(&x, false);
+			step_exec_release(&x);
 			return "skipped";
 		}
 		if (w < 0) {
@@ -299,7 +323,7 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 			ui_step_end(number, total, title, hostname, "failed", -1, x.why, ps->depth);
 			if (row)
 				row->status = "failed";
-			free(x.why);
+			step_exec_release(&x);
 			return "failed";
 		}
 	}
@@ -388,17 +412,7 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 		E->interrupted = true;
 	if (x.paused && x.why)
 		ui_error("paused at step %d (%s): %s", number, ps->id, x.why);
-	stepio_release(&x);
-	for (int i = 0; i < 2; i++) {
-		sbuf_release(&x.out[i].line);
-		sbuf_release(&x.out[i].keep);
-	}
-	sbuf_release(&x.logbuf);
-	lookup_release(&x.lk);
-	if (x.logfd >= 0)
-		close(x.logfd);
-	free(x.logpath);
-	free(x.why);
+	step_exec_release(&x);
 	return status;
 }
 
@@ -553,16 +567,9 @@ static int run_preconditions(struct engine *E)
 		struct pstep *ps = &p->pre[i];
 		for (size_t h = 0; h < ps->nhosts; h++) {
 			char *title = step_title(E, ps);
-			struct step_exec x = {0};
-			x.eng = E;
-			x.ps = ps;
-			x.st = ps->st;
-			x.host = ps->hosts[h];
-			x.lk = (struct lookup){.plan = p, .scope = ps->scope, .host = x.host};
-			x.logfd = -1;
-			x.matching = true;
+			struct step_exec x;
+			step_exec_init(&x, E, ps, ps->hosts[h]);
 			x.show_output = ui_verbosity() > 0;
-			x.depth = 0;
 			const char *hostname = strcmp(x.host->name, "local") ? x.host->name : NULL;
 			int w = 1;
 			const char *bad = NULL;
@@ -607,17 +614,7 @@ static int run_preconditions(struct engine *E)
 					free(hint);
 				}
 			}
-			stepio_release(&x);
-			for (int k = 0; k < 2; k++) {
-				sbuf_release(&x.out[k].line);
-				sbuf_release(&x.out[k].keep);
-			}
-			sbuf_release(&x.logbuf);
-			lookup_release(&x.lk);
-			if (x.logfd >= 0)
-				close(x.logfd);
-			free(x.logpath);
-			free(x.why);
+			step_exec_release(&x);
 			free(title);
 		}
 	}

@@ -142,6 +142,11 @@ struct each_ctx {
 	size_t nseen, cap;
 };
 
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static void list_dir(struct each_ctx *ec, const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -157,7 +162,8 @@ static void list_dir(struct each_ctx *ec, const char *dir)
 		VEC_PUSH(names, n, cap, xstrdup(e->d_name));
 	}
 	closedir(d);
-	qsort(names, n, sizeof(char *), (int (*)(const void *, const void *))strcmp);
+	if (n > 1)
+		qsort(names, n, sizeof(char *), cmp_names);
 	for (size_t i = 0; i < n; i++) {
 		char *name = xstrndup(names[i], (size_t)(strrchr(names[i], '.') - names[i]));
 		bool dup = false;

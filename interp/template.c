@@ -29,33 +29,28 @@ void shell_quote_dq(struct sbuf *out, const char *v)
 	}
 }
 
+static bool name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+/* Dot-separated segments of letters, digits, _ and -; only the first must
+ * start with a letter or _ (ids such as steps.1st.rc may start with a
+ * digit), and no segment starts with '-'. */
 bool tmpl_valid_name(const char *name)
 {
 	const char *p = name;
-	for (;;) {
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
-		      (p != name && *p >= '0' && *p <= '9')))
-			return false;
-		p++;
-		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		       *p == '_' || *p == '-')
+	for (bool first = true;; first = false) {
+		const char *start = p;
+		while (name_char(*p))
 			p++;
+		if (p == start || *start == '-' || (first && *start >= '0' && *start <= '9'))
+			return false;
 		if (*p == '\0')
 			return true;
 		if (*p != '.')
 			return false;
 		p++;
-		/* after a dot, ids such as steps.1st.rc may start with a digit */
-		if (*p >= '0' && *p <= '9') {
-			while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-			       *p == '_' || *p == '-')
-				p++;
-			if (*p == '\0')
-				return true;
-			if (*p != '.')
-				return false;
-			p++;
-		}
 	}
 }
 
