@@ -71,7 +71,7 @@ static long long effective_timeout(const struct pstep *ps)
 	return s ? s->timeout_ms : 0;
 }
 
-int exec_command(struct step_exec *x, const char *cmd, bool match, struct exec_result *res)
+int exec_command(struct step_exec *x, const char *cmd, struct exec_result *res)
 {
 	struct pstep *ps = x->ps;
 	struct host *h = x->host;
@@ -134,7 +134,6 @@ int exec_command(struct step_exec *x, const char *cmd, bool match, struct exec_r
 			goto out;
 		}
 	}
-	(void)match;
 	x->timeout_ms = req.timeout_ms;
 	struct exec_sink sink = {stepio_data, x};
 	rc = h->tr->ops->exec(h->tr, &req, &sink, res);
@@ -291,7 +290,6 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 	const struct step *st = ps->st;
 	struct step_exec x;
 	step_exec_init(&x, E, ps, h);
-	x.title = title;
 	const char *hostname = ps->nhosts > 1 || strcmp(h->name, "local") ? h->name : NULL;
 	struct summary_row *row = ps->number ? &E->rows[ps->row + hi] : NULL;
 	int number = ps->number, total = p->nleaves;

@@ -43,7 +43,6 @@ struct step_exec {
 	struct lookup lk;    /* names as this step sees them on this host */
 	int attempt;
 	int depth;
-	const char *title;
 	/* the log of this step on this host */
 	int logfd;
 	char *logpath;
@@ -94,9 +93,9 @@ int engine_run(struct plan *p, const struct engine_opts *o);
  * display.  Returns a malloc'ed string or NULL with x->why set. */
 char *exec_render(struct step_exec *x, const struct tmpl *t, int flags);
 /* Runs cmd as the step (action or check) with the step's env, cwd, sudo
- * and timeout; output goes through the sink to log/terminal/matchers when
- * match is true, to the log only otherwise. */
-int exec_command(struct step_exec *x, const char *cmd, bool match, struct exec_result *res);
+ * and timeout; output goes through stepio: to the log, and to the terminal
+ * and the matchers unless x->matching is off (while a check runs). */
+int exec_command(struct step_exec *x, const char *cmd, struct exec_result *res);
 
 /* stepio.c */
 void stepio_begin(struct step_exec *x);     /* compile patterns for the attempt */

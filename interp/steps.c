@@ -56,7 +56,7 @@ static int run_command(struct step_exec *x)
 	free(shown);
 	struct exec_result res;
 	x->matching = true;
-	exec_command(x, cmd, true, &res);
+	exec_command(x, cmd, &res);
 	stepio_finish(x);
 	free(cmd);
 	x->rc = res.rc;
@@ -109,7 +109,7 @@ static int run_command(struct step_exec *x)
 		char *cshown = exec_render(x, st->check, RENDER_MASK);
 		stepio_log(x, "$ check: %s\n", cshown);
 		x->matching = false;
-		exec_command(x, check, false, &res);
+		exec_command(x, check, &res);
 		stepio_finish(x);
 		x->matching = true;
 		stepio_log(x, "# check exit %d\n", res.rc);
