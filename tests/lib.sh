@@ -6,6 +6,7 @@
 #   check "what" CMD...  one assertion: passes when CMD exits 0
 #   expect_rc N "what"   the last rb exited N
 #   out_has TEXT / err_has TEXT / out_lacks TEXT / err_lacks TEXT
+#   gone PID / group_gone PGID   a process (group) has ended
 # Every script gets its own sandbox $T (removed at exit) and state dir.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -59,6 +60,26 @@ out_has() { check "stdout has: $1" grep -qF -- "$1" "$out"; }
 err_has() { check "stderr has: $1" grep -qF -- "$1" "$err"; }
 out_lacks() { check "stdout lacks: $1" sh -c '! grep -qF -- "$1" "$2"' _ "$1" "$out"; }
 err_lacks() { check "stderr lacks: $1" sh -c '! grep -qF -- "$1" "$2"' _ "$1" "$err"; }
+
+# gone PID: no such process, or only a zombie waiting for its reaper (this
+# container's PID 1 may not reap orphans, so a zombie counts as gone).
+gone() {
+	[ -n "$1" ] || return 1
+	[ -r "/proc/$1/stat" ] || return 0
+	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^Z'
+}
+
+# group_gone PGID: no live process is left in process group PGID.
+group_gone() {
+	[ -n "$1" ] || return 1
+	_g=$1
+	for s in /proc/[0-9]*/stat; do
+		f=$(sed 's/^.*) //' "$s" 2>/dev/null) || continue
+		set -- $f
+		[ "$1" != Z ] && [ "$3" = "$_g" ] && return 1
+	done
+	return 0
+}
 
 # Writes stdin to $T/NAME and prints the path.
 file() {

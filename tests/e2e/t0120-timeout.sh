@@ -6,24 +6,6 @@
 # in time is unaffected, and a timeout on a group applies to its members.
 . "$(dirname "$0")/../lib.sh"
 
-# gone PID: no such process, or only a zombie waiting for its reaper.
-gone() {
-	[ -n "$1" ] || return 1
-	[ -r "/proc/$1/stat" ] || return 0
-	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^Z'
-}
-# group_gone PGID: no live process is in process group PGID.
-group_gone() {
-	[ -n "$1" ] || return 1
-	_g=$1
-	for s in /proc/[0-9]*/stat; do
-		f=$(sed 's/^.*) //' "$s" 2>/dev/null) || continue
-		set -- $f
-		[ "$1" != Z ] && [ "$3" = "$_g" ] && return 1
-	done
-	return 0
-}
-
 rbk=$(file timeout.yml <<'EOF2'
 runbook: timeout
 params:

@@ -5,22 +5,6 @@
 # resumable), the step is reported "interrupted".  Also a signal during a
 # retry delay.
 . "$(dirname "$0")/../lib.sh"
-
-gone() {
-	[ -n "$1" ] || return 1
-	[ -r "/proc/$1/stat" ] || return 0
-	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^Z'
-}
-group_gone() {
-	[ -n "$1" ] || return 1
-	_g=$1
-	for s in /proc/[0-9]*/stat; do
-		f=$(sed 's/^.*) //' "$s" 2>/dev/null) || continue
-		set -- $f
-		[ "$1" != Z ] && [ "$3" = "$_g" ] && return 1
-	done
-	return 0
-}
 # wait_for FILE: up to ~10 s for FILE to be non-empty (not a timing assertion)
 wait_for() {
 	i=0
