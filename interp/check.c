@@ -390,20 +390,10 @@ static void parse_env(struct loader *L, struct node *map, struct kv **out, size_
 		}
 		if (!is_scalar(L, v, k->str))
 			continue;
-		struct tmpl *t = templated ? parse_tmpl(L, v, k->str, TMPL_TEXT)
-					   : tmpl_parse("", v->pos, TMPL_TEXT, L->err);
+		/* host env is not templated: its text is one literal */
+		struct tmpl *t = templated ? parse_tmpl(L, v, k->str, TMPL_TEXT) : tmpl_literal(v->str, v->pos);
 		if (!t)
 			continue;
-		if (!templated) {
-			/* host env is not templated: keep the text as one literal */
-			tmpl_free(t);
-			t = xcalloc(1, sizeof(*t));
-			t->src = xstrdup(v->str);
-			t->mode = TMPL_TEXT;
-			t->pos = v->pos;
-			struct tseg s = {.text = xstrdup(v->str), .pos = v->pos};
-			VEC_PUSH(t->segs, t->n, t->cap, s);
-		}
 		struct kv e = {xstrdup(k->str), k->pos, t};
 		VEC_PUSH(*out, *n, cap, e);
 	}

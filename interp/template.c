@@ -493,6 +493,17 @@ struct tmpl *tmpl_parse_at(const char *src, struct pos at, enum tmpl_mode mode, 
 	return t;
 }
 
+struct tmpl *tmpl_literal(const char *text, struct pos at)
+{
+	struct tmpl *t = xcalloc(1, sizeof(*t));
+	t->src = xstrdup(text);
+	t->mode = TMPL_TEXT;
+	t->pos = at;
+	if (*text)
+		add_seg(t, text, strlen(text), false, at);
+	return t;
+}
+
 void tmpl_free(struct tmpl *t)
 {
 	if (!t)

@@ -48,6 +48,8 @@ typedef struct pos (*tmpl_locate_fn)(void *ctx, size_t nth);
 struct tmpl *tmpl_parse_at(const char *src, struct pos at, enum tmpl_mode mode, struct rb_error *err,
 			   tmpl_locate_fn locate, void *ctx);
 void tmpl_free(struct tmpl *t);
+/* A template holding text verbatim, with no placeholders (caller frees). */
+struct tmpl *tmpl_literal(const char *text, struct pos at);
 bool tmpl_is_constant(const struct tmpl *t);
 
 /* Looks a name up for rendering.  Returns the value (borrowed, valid until
