@@ -24,7 +24,7 @@ ALL_CFLAGS = $(CSTD) $(CWARNS) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP \
 VERSION = 0.1.0
 
 SRCS    = $(wildcard interp/*.c)
-LIBSRCS = $(filter-out interp/main.c,$(SRCS))
+LIBSRCS = $(filter-out interp/main.c interp/cmd_%.c,$(SRCS))
 OBJS    = $(SRCS:interp/%.c=build/obj/%.o)
 UNIT    = $(wildcard tests/unit/*.c)
 

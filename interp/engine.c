@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+static void exec_started(void *ctx, long pgid);
+
 /* --- effective modifiers: the step's own, else the nearest enclosing --- */
 
 static const struct step *nearest(const struct pstep *ps, bool (*has)(const struct step *), struct scope **scope)
@@ -135,7 +137,7 @@ int exec_command(struct step_exec *x, const char *cmd, struct exec_result *res)
 		}
 	}
 	x->timeout_ms = req.timeout_ms;
-	struct exec_sink sink = {stepio_data, x};
+	struct exec_sink sink = {stepio_data, x, exec_started};
 	rc = h->tr->ops->exec(h->tr, &req, &sink, res);
 out:
 	if (rc < 0 && !res->error) {
@@ -152,7 +154,7 @@ out:
 
 /* --- summary rows -------------------------------------------------------- */
 
-static char *step_title(struct engine *E, const struct pstep *ps)
+char *step_title(struct plan *p, const struct pstep *ps)
 {
 	const struct step *st = ps->st;
 	if (st->name)
@@ -160,7 +162,7 @@ static char *step_title(struct engine *E, const struct pstep *ps)
 	if (st->kind->action == ACT_GROUP || st->kind->action == ACT_USES) {
 		if (st->kind->action == ACT_USES)
 			return xasprintf("%s.%s", st->mod, st->action);
-		struct lookup lk = {.plan = E->plan, .scope = ps->scope};
+		struct lookup lk = {.plan = p, .scope = ps->scope};
 		struct sbuf sb = {0};
 		const char *bad;
 		if (tmpl_render(st->text, plan_lookup, &lk, RENDER_MASK, &sb, &bad) < 0)
@@ -191,7 +193,7 @@ static void add_rows(struct engine *E, struct pstep *v, size_t n)
 		if (header)
 			continue;
 		for (size_t h = 0; h < ps->nhosts; h++) {
-			struct summary_row r = {xstrdup(ps->id), step_title(E, ps),
+			struct summary_row r = {xstrdup(ps->id), step_title(E->plan, ps),
 						ps->nhosts > 1 ? xstrdup(ps->hosts[h]->name) : NULL, "not run", -1,
 						ps->depth};
 			VEC_PUSH(E->rows, E->nrows, E->rowcap, r);
@@ -283,7 +285,238 @@ static void step_exec_release(struct step_exec *x)
 	x->logpath = x->why = NULL;
 }
 
-static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const char *title)
+/* --- the journal ------------------------------------------------------- */
+
+static struct json *rec_begin(struct engine *E, const char *event, const struct pstep *ps, const char *host)
+{
+	struct json *j = journal_begin(E->opt.jn, event);
+	if (ps)
+		json_kstr(j, "step", ps->id);
+	if (host)
+		json_kstr(j, "host", host);
+	return j;
+}
+
+/* Commits the record.  A journal that cannot be written stops the run:
+ * going on would do things no resume could know about. */
+static bool rec_commit(struct engine *E, bool sync)
+{
+	if (journal_commit(E->opt.jn, sync) == 0)
+		return true;
+	if (!E->jfail) {
+		E->jfail = xasprintf("cannot write the journal %s: %s", E->opt.jn->path, strerror(E->opt.jn->error));
+		ui_error("%s; stopping here (the run can be resumed once it is writable)", E->jfail);
+	}
+	return false;
+}
+
+int exec_record(struct step_exec *x, const char *event, const char *key, const char *val)
+{
+	struct json *j = rec_begin(x->eng, event, x->ps, x->host->name);
+	json_kstr(j, key, val);
+	if (rec_commit(x->eng, true))
+		return 0;
+	if (!x->why)
+		x->why = xstrdup(x->eng->jfail);
+	return -1;
+}
+
+/* The action's process group, as soon as it exists (not synced: see
+ * journal.h). */
+static void exec_started(void *ctx, long pgid)
+{
+	struct step_exec *x = ctx;
+	if (!x->matching)
+		return;
+	struct json *j = rec_begin(x->eng, "step_pid", x->ps, x->host->name);
+	json_kint(j, "pgid", pgid);
+	rec_commit(x->eng, false);
+}
+
+/* Adds a masked copy of s to the record (outputs and captures may hold a
+ * secret printed by a command). */
+static void rec_masked(struct engine *E, struct json *j, const char *key, const char *s, size_t n)
+{
+	char *m = mask_secrets(E->plan, s, n, NULL);
+	json_kstr(j, key, m);
+	free(m);
+}
+
+static void rec_step_end(struct step_exec *x, const char *status, long long ms, const char *settled)
+{
+	struct engine *E = x->eng;
+	const struct step *st = x->st;
+	struct json *j = rec_begin(E, "step_end", x->ps, x->host->name);
+	json_kstr(j, "status", status);
+	json_kint(j, "rc", x->rc);
+	json_kint(j, "attempts", x->attempt > st->attempts ? st->attempts : x->attempt);
+	json_kint(j, "duration_ms", ms);
+	if (settled)
+		json_kstr(j, "settled", settled);
+	if (x->why)
+		json_kstr(j, "reason", x->why);
+	/* what later steps may read: steps.ID.stdout/stderr and captures */
+	for (int i = 0; i < 2; i++) {
+		struct sbuf *k = &x->out[i].keep;
+		if (k->len)
+			rec_masked(E, j, i ? "stderr" : "stdout", k->buf, k->len);
+	}
+	if (x->cap_val && st->ncaps) {
+		struct json c = {.exact = true}, m = {.exact = true};
+		json_begin(&c);
+		struct sbuf masked = {0};
+		for (size_t i = 0; i < st->ncaps; i++) {
+			if (!x->cap_val[i])
+				continue;
+			char *v = mask_secrets(E->plan, x->cap_val[i], strlen(x->cap_val[i]), NULL);
+			json_kstr(&c, st->caps[i].name, v);
+			/* a capture that held a secret is not restored on resume */
+			if (strcmp(v, x->cap_val[i])) {
+				sbuf_adds(&masked, masked.len ? "," : "[");
+				json_quote(&masked, st->caps[i].name);
+			}
+			free(v);
+		}
+		json_kraw(j, "captures", json_end(&c));
+		if (masked.len) {
+			sbuf_addc(&masked, ']');
+			json_kraw(j, "masked", sbuf_str(&masked));
+		}
+		sbuf_release(&masked);
+		json_release(&c);
+		json_release(&m);
+	}
+	rec_commit(E, true);
+}
+
+static struct step_state *prior_of(struct engine *E, const struct pstep *ps, const struct host *h, int phase)
+{
+	if (!E->opt.prior)
+		return NULL;
+	if (phase == 2 && !E->fin_carry)
+		return NULL;
+	return run_state_step(E->opt.prior, ps->id, h->name);
+}
+
+/* A step done before the resume: its results and captures come back from
+ * its step_end record, nothing runs. */
+static const char *leaf_earlier(struct step_exec *x, const struct step_state *was, const char *title,
+				const char *hostname, struct summary_row *row)
+{
+	struct engine *E = x->eng;
+	const struct step *st = x->st;
+	const struct jv *end = was->end;
+	bool skipped = !strcmp(was->status, "skipped");
+	if (!skipped) {
+		x->rc = was->rc;
+		for (int i = 0; i < 2; i++) {
+			const char *o = jv_str(end, i ? "stderr" : "stdout");
+			if (o)
+				sbuf_adds(&x->out[i].keep, o);
+		}
+		const struct jv *caps = jv_get(end, "captures");
+		const struct jv *masked = jv_get(end, "masked");
+		x->cap_val = xcalloc(st->ncaps + 1, sizeof(*x->cap_val));
+		for (size_t i = 0; i < st->ncaps; i++) {
+			const char *v = jv_str(caps, st->caps[i].name);
+			bool was_masked = false;
+			for (size_t k = 0; masked && masked->t == JV_ARR && k < masked->n; k++)
+				if (masked->v[k].t == JV_STR && !strcmp(masked->v[k].s, st->caps[i].name))
+					was_masked = true;
+			if (v && !was_masked)
+				x->cap_val[i] = xstrdup(v);
+		}
+	}
+	store_results(x, !skipped);
+	const char *status = skipped ? "skipped" : was->status;
+	char *detail = xasprintf("%s earlier%s%s", skipped ? "skipped" : "done", was->settled ? ", settled by " : "",
+				 was->settled ? was->settled : "");
+	ui_step_end(x->ps->number, E->plan->nleaves, title, hostname, status, skipped ? -1 : was->ms, detail,
+		    x->depth);
+	free(detail);
+	if (row) {
+		row->status = status;
+		row->ms = skipped ? -1 : was->ms;
+	}
+	return status;
+}
+
+/* Waits for a command that outlived the runbook process that started it
+ * (runbook was killed, its step was not).  0, or -1 when interrupted. */
+static int wait_orphan(struct step_exec *x, const struct step_state *was)
+{
+	const struct run_state *rs = x->eng->opt.prior;
+	if (!was->pgid || !pgid_alive(rs, was->pgid))
+		return 0;
+	ui_note(x->depth, "wait", "the command this step started before the run stopped is still running "
+				  "(process group %lld): waiting for it to end", was->pgid);
+	while (pgid_alive(rs, was->pgid))
+		if (pause_ms(100) < 0)
+			return -1;
+	return 0;
+}
+
+enum settle { SETTLE_RUN, SETTLE_DONE, SETTLE_STOP };
+
+/* An interrupted command step: did it take effect?  Its check decides;
+ * without one, --rerun-interrupted or the operator does. */
+static enum settle settle(struct step_exec *x, const struct step_state *was, const char *title,
+			  const char *hostname)
+{
+	struct engine *E = x->eng;
+	const struct step *st = x->st;
+	if (wait_orphan(x, was) < 0) {
+		x->interrupted = true;
+		x->why = xstrdup("interrupted while waiting for the earlier command");
+		return SETTLE_STOP;
+	}
+	x->attempt = was->attempts > 0 ? was->attempts : 1;
+	if (st->check) {
+		x->show_output = ui_verbosity() > 0;
+		int ok = step_check(x);
+		x->show_output = true;
+		if (x->interrupted)
+			return SETTLE_STOP;
+		if (ok == 0) {
+			ui_note(x->depth, "settled", "[%d/%d] %s was interrupted; its check passes: done, not run again",
+				x->ps->number, E->plan->nleaves, title);
+			return SETTLE_DONE;
+		}
+		ui_note(x->depth, "settled", "[%d/%d] %s was interrupted; its check fails (%s): running it again",
+			x->ps->number, E->plan->nleaves, title, x->why);
+		free(x->why);
+		x->why = NULL;
+		return SETTLE_RUN;
+	}
+	if (E->opt.rerun_interrupted) {
+		ui_note(x->depth, "settled", "[%d/%d] %s was interrupted and has no check: running it again "
+					     "(--rerun-interrupted)", x->ps->number, E->plan->nleaves, title);
+		return SETTLE_RUN;
+	}
+	/* resume refused up front when no terminal can ask */
+	ui_note(x->depth, "interrupted", "[%d/%d] %s%s%s was interrupted, and has no check to tell whether it "
+					 "took effect (see its log: logs/)", x->ps->number, E->plan->nleaves, title,
+		hostname ? " @" : "", hostname ? hostname : "");
+	printf("%*s%sRun it again [r], take it as done [d], or stop here [s]? %s", 2 * (x->depth + 1), "",
+	       ui_c("bold"), ui_c("reset"));
+	fflush(stdout);
+	char ans[64];
+	if (ui_read_answer(ans, sizeof(ans)) < 0) {
+		x->interrupted = sig_interrupted() != 0;
+		x->paused = !x->interrupted;
+		x->why = xstrdup("no answer about the interrupted step");
+		return SETTLE_STOP;
+	}
+	if (!strcmp(ans, "r") || !strcmp(ans, "R"))
+		return SETTLE_RUN;
+	if (!strcmp(ans, "d") || !strcmp(ans, "D"))
+		return SETTLE_DONE;
+	x->paused = true;
+	x->why = xstrdup("the operator stopped at the interrupted step");
+	return SETTLE_STOP;
+}
+
+static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const char *title, int phase)
 {
 	struct plan *p = E->plan;
 	struct host *h = ps->hosts[hi];
@@ -295,6 +528,15 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 	int number = ps->number, total = p->nleaves;
 	const char *status;
 	long long t0 = now_ms();
+	bool settled_by_check = false;
+
+	struct step_state *was = prior_of(E, ps, h, phase);
+	if (was && (!strcmp(was->status, "ok") || !strcmp(was->status, "failed (allowed)") ||
+		    !strcmp(was->status, "skipped"))) {
+		status = leaf_earlier(&x, was, title, hostname, row);
+		step_exec_release(&x);
+		return status;
+	}
 
 	if (st->when) {
 		const char *bad = NULL;
@@ -302,9 +544,12 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 		lookup_release(&x.lk);
 		if (w == 0) {
 			char *why = xasprintf("when: %s", st->when_src);
+			struct json *j = rec_begin(E, "step_skip", ps, h->name);
+			json_kstr(j, "reason", why);
+			rec_commit(E, true);
 			ui_step_end(number, total, title, hostname, "skipped", -1, why, ps->depth);
 			free(why);
-			struct json *j = ui_event_begin("step_skip");
+			j = ui_event_begin("step_skip");
 			json_kstr(j, "run", p->run_id);
 			json_kstr(j, "step", ps->id);
 			json_kstr(j, "host", h->name);
@@ -318,6 +563,11 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 		}
 		if (w < 0) {
 			x.why = xasprintf("'when' reads '%s', which has no value here", bad);
+			struct json *j = rec_begin(E, "step_end", ps, h->name);
+			json_kstr(j, "status", "failed");
+			json_kint(j, "rc", -1);
+			json_kstr(j, "reason", x.why);
+			rec_commit(E, true);
 			ui_step_end(number, total, title, hostname, "failed", -1, x.why, ps->depth);
 			if (row)
 				row->status = "failed";
@@ -330,26 +580,52 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 		x.logfd = step_log_open(p->run_dir, number, ps->id, ps->nhosts > 1 ? h->name : NULL, &x.logpath);
 		if (x.logfd < 0)
 			ui_note(ps->depth, "warning", "cannot write the step log %s: %s", x.logpath, strerror(errno));
+		else if (E->opt.prior)
+			stepio_log(&x, "# resumed by %s@%s, pid %ld\n", user_name(), machine_name(), (long)getpid());
 	}
+
+	/* interrupted before: settle it before anything else happens */
+	int ok = -1;
+	bool run_it = true;
+	if (was && (!strcmp(was->status, "started") || !strcmp(was->status, "interrupted")) &&
+	    st->kind->action == ACT_RUN) {
+		enum settle how = settle(&x, was, title, hostname);
+		if (how == SETTLE_DONE) {
+			ok = 0;
+			run_it = false;
+			settled_by_check = st->check != NULL;
+		} else if (how == SETTLE_STOP) {
+			run_it = false;
+		}
+	}
+
 	struct json *j = ui_event_begin("step_start");
 	json_kstr(j, "run", p->run_id);
 	json_kstr(j, "step", ps->id);
 	json_kint(j, "number", number);
 	json_kstr(j, "host", h->name);
 	ui_event_emit();
-	if (st->kind->action == ACT_RUN)
+	if (st->kind->action == ACT_RUN && run_it)
 		ui_step_begin(number, total, title, hostname, ps->depth);
 
 	long long delay = st->delay_ms;
-	int ok = -1;
-	for (x.attempt = 1; x.attempt <= st->attempts; x.attempt++) {
+	for (x.attempt = run_it ? 1 : x.attempt; run_it && x.attempt <= st->attempts; x.attempt++) {
 		if (x.attempt > 1)
 			stepio_log(&x, "# attempt %d of %d\n", x.attempt, st->attempts);
 		free(x.why);
 		x.why = NULL;
 		x.rc = 0;
+		/* durable before the command can have any effect */
+		j = rec_begin(E, "step_start", ps, h->name);
+		json_kint(j, "attempt", x.attempt);
+		json_kint(j, "number", number);
+		if (!rec_commit(E, true)) {
+			x.why = xstrdup(E->jfail);
+			ok = -1;
+			break;
+		}
 		ok = st->kind->run(&x);
-		if (ok == 0 || x.interrupted || x.paused || x.attempt == st->attempts)
+		if (ok == 0 || x.interrupted || x.paused || E->jfail || x.attempt == st->attempts)
 			break;
 		char d[32];
 		format_duration(d, sizeof(d), delay);
@@ -371,19 +647,26 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 		status = "interrupted";
 	else if (x.paused)
 		status = "paused";
-	else if (st->allow_failure)
+	else if (st->allow_failure && !E->jfail)
 		status = "failed (allowed)";
 	else
 		status = "failed";
-	store_results(&x, true);
+	store_results(&x, run_it);
 	if (x.why) {
 		/* a reason may quote a path or value: never show a secret */
 		char *m = mask_secrets(p, x.why, strlen(x.why), NULL);
 		free(x.why);
 		x.why = m;
 	}
+	/* durable before the next step can start; a journal that failed at
+	 * step_start has nothing to close */
+	if (!E->jfail && (run_it || ok == 0 || x.interrupted))
+		rec_step_end(&x, status, ms,
+			     !run_it && ok == 0 ? (settled_by_check ? "check" : "operator") : NULL);
 	if (st->kind->action == ACT_RUN || ok != 0)
-		ui_step_end(number, total, title, hostname, status, ms, ok == 0 ? NULL : x.why, ps->depth);
+		ui_step_end(number, total, title, hostname, status, ms,
+			    ok != 0 ? x.why : run_it ? NULL : settled_by_check ? "settled by its check" : "taken as done",
+			    ps->depth);
 	/* every matching diagnosis is shown: on failure as hints, else as notes */
 	for (size_t i = 0; i < x.nhits; i++)
 		ui_note(ps->depth, ok == 0 ? "note" : "hint", "%s", x.hits[i].hint);
@@ -458,17 +741,25 @@ static int enter_module(struct engine *E, struct pstep *ps, char **why)
 	return rc;
 }
 
+/* A group or module call not entered: its leaves are skipped, and
+ * recorded so (not synced: the header's own record that follows is). */
 static void skip_span(struct engine *E, struct pstep *v, size_t from, size_t span, const char *status)
 {
-	for (size_t k = from; k <= from + span; k++)
+	for (size_t k = from + 1; k <= from + span; k++)
 		if (v[k].number)
-			for (size_t h = 0; h < v[k].nhosts; h++)
+			for (size_t h = 0; h < v[k].nhosts; h++) {
 				E->rows[v[k].row + h].status = status;
+				if (!strcmp(status, "skipped")) {
+					struct json *j = rec_begin(E, "step_skip", &v[k], v[k].hosts[h]->name);
+					json_kstr(j, "reason", "its group was skipped");
+					rec_commit(E, false);
+				}
+			}
 }
 
 /* Walks a list.  Stops at the first failure unless keep_going (finally).
  * Returns true if everything that ran succeeded. */
-static bool walk(struct engine *E, struct pstep *v, size_t n, bool keep_going)
+static bool walk(struct engine *E, struct pstep *v, size_t n, bool keep_going, int phase)
 {
 	bool all_ok = true;
 	for (size_t i = 0; i < n; i++) {
@@ -478,11 +769,23 @@ static bool walk(struct engine *E, struct pstep *v, size_t n, bool keep_going)
 			E->interrupted = true;
 			return false;
 		}
-		char *title = step_title(E, ps);
+		if (E->jfail)
+			return false;
+		char *title = step_title(E->plan, ps);
 		bool header = st->kind->action == ACT_GROUP || st->kind->action == ACT_USES;
 		if (header) {
 			int w = 1;
 			const char *bad = NULL;
+			const struct step_state *was = NULL;
+			if (E->opt.prior && (phase < 2 || E->fin_carry))
+				was = run_state_step(E->opt.prior, ps->id, "");
+			if (was && !strcmp(was->status, "skipped")) {
+				ui_step_end(0, 0, title, NULL, "skipped", -1, "skipped earlier", ps->depth);
+				skip_span(E, v, i, ps->span, "skipped");
+				i += ps->span;
+				free(title);
+				continue;
+			}
 			if (st->when) {
 				struct lookup lk = {.plan = E->plan, .scope = ps->scope,
 						    .host = ps->nhosts ? ps->hosts[0] : NULL};
@@ -500,14 +803,23 @@ static bool walk(struct engine *E, struct pstep *v, size_t n, bool keep_going)
 			if (w == 0) {
 				char *reason = xasprintf("when: %s", st->when_src);
 				ui_step_end(0, 0, title, NULL, "skipped", -1, reason, ps->depth);
-				free(reason);
 				skip_span(E, v, i, ps->span, "skipped");
+				struct json *j = rec_begin(E, "step_skip", ps, NULL);
+				json_kstr(j, "reason", reason);
+				json_kbool(j, "group", true);
+				rec_commit(E, true);
+				free(reason);
 				i += ps->span;
 			} else if (w < 0) {
 				if (!why)
 					why = xasprintf("'when' reads '%s', which has no value here", bad);
 				ui_step_end(0, 0, title, NULL, "failed", -1, why, ps->depth);
-				struct json *j = ui_event_begin("step_end");
+				struct json *j = rec_begin(E, "step_end", ps, NULL);
+				json_kstr(j, "status", "failed");
+				json_kint(j, "rc", -1);
+				json_kstr(j, "reason", why);
+				rec_commit(E, true);
+				j = ui_event_begin("step_end");
 				json_kstr(j, "run", E->plan->run_id);
 				json_kstr(j, "step", ps->id);
 				json_kstr(j, "status", "failed");
@@ -529,10 +841,10 @@ static bool walk(struct engine *E, struct pstep *v, size_t n, bool keep_going)
 		}
 		bool step_ok = true;
 		for (size_t h = 0; h < ps->nhosts; h++) {
-			const char *status = run_leaf(E, ps, h, title);
+			const char *status = run_leaf(E, ps, h, title, phase);
 			if (!strcmp(status, "failed") || !strcmp(status, "interrupted") || !strcmp(status, "paused"))
 				step_ok = false;
-			if (E->interrupted || E->paused)
+			if (E->interrupted || E->paused || E->jfail)
 				break;
 			/* one host after another is a rolling change: the first host
 			 * that fails stops it, the others stay as they were */
@@ -540,7 +852,7 @@ static bool walk(struct engine *E, struct pstep *v, size_t n, bool keep_going)
 				break;
 		}
 		free(title);
-		if (E->interrupted || E->paused)
+		if (E->interrupted || E->paused || E->jfail)
 			return false;
 		if (!step_ok) {
 			all_ok = false;
@@ -564,7 +876,7 @@ static int run_preconditions(struct engine *E)
 	for (size_t i = 0; i < p->npre && !E->interrupted; i++) {
 		struct pstep *ps = &p->pre[i];
 		for (size_t h = 0; h < ps->nhosts; h++) {
-			char *title = step_title(E, ps);
+			char *title = step_title(E->plan, ps);
 			struct step_exec x;
 			step_exec_init(&x, E, ps, ps->hosts[h]);
 			x.show_output = ui_verbosity() > 0;
@@ -597,7 +909,12 @@ static int run_preconditions(struct engine *E)
 			}
 			ui_step_end(0, 0, title, hostname, ok == 0 ? "ok" : "failed", now_ms() - t0,
 				    ok == 0 ? NULL : x.why, 1);
-			struct json *j = ui_event_begin("precondition");
+			struct json *j = rec_begin(E, "precondition", ps, x.host->name);
+			json_kstr(j, "status", ok == 0 ? "ok" : "failed");
+			if (ok != 0 && x.why)
+				json_kstr(j, "reason", x.why);
+			rec_commit(E, false); /* read-only: the phase record syncs it */
+			j = ui_event_begin("precondition");
 			json_kstr(j, "run", p->run_id);
 			json_kstr(j, "step", ps->id);
 			json_kstr(j, "host", x.host->name);
@@ -664,6 +981,36 @@ static bool any_undo(const struct plan *p)
 	return false;
 }
 
+/* Resuming: may finally steps keep their recorded state?  Only when the
+ * run had already reached its end (finally began) and nothing of the
+ * forward part is left to do: otherwise this resume ends the run anew
+ * and finally runs whole again. */
+bool engine_finally_carries(const struct plan *p, const struct run_state *rs)
+{
+	if (!rs || !rs->finally_open)
+		return false;
+	for (size_t i = 0; i < p->nsteps; i++) {
+		if (!p->steps[i].number)
+			continue;
+		for (size_t h = 0; h < p->steps[i].nhosts; h++) {
+			const struct step_state *s = run_state_step(rs, p->steps[i].id, p->steps[i].hosts[h]->name);
+			if (!s || (strcmp(s->status, "ok") && strcmp(s->status, "failed (allowed)") &&
+				   strcmp(s->status, "skipped")))
+				return false;
+		}
+	}
+	return true;
+}
+
+static void rec_phase(struct engine *E, const char *phase, const char *after)
+{
+	struct json *j = rec_begin(E, "phase", NULL, NULL);
+	json_kstr(j, "phase", phase);
+	if (after)
+		json_kstr(j, "after", after);
+	rec_commit(E, true);
+}
+
 int engine_run(struct plan *p, const struct engine_opts *o)
 {
 	struct engine E = {.plan = p, .opt = *o};
@@ -671,7 +1018,8 @@ int engine_run(struct plan *p, const struct engine_opts *o)
 	add_rows(&E, p->steps, p->nsteps);
 	add_rows(&E, p->fin, p->nfin);
 	const struct runbook *rb = p->rb;
-	ui_title("runbook %s \xe2\x80\x94 run %s on %s", rb->name, p->run_id, p->target);
+	ui_title("runbook %s \xe2\x80\x94 %s %s on %s", rb->name, o->prior ? "resuming run" : "run", p->run_id,
+		 p->target);
 	struct json *j = ui_event_begin("run_start");
 	json_kstr(j, "run", p->run_id);
 	json_kstr(j, "runbook", rb->name);
@@ -687,8 +1035,21 @@ int engine_run(struct plan *p, const struct engine_opts *o)
 
 	int code = EXIT_OK;
 	const char *outcome = "succeeded";
-	int pre_failed = run_preconditions(&E);
-	if (E.interrupted) {
+	const struct run_state *prior = o->prior;
+	E.fin_carry = engine_finally_carries(p, prior);
+	int pre_failed = 0;
+	if (prior && prior->pre_passed) {
+		if (p->npre)
+			ui_title("preconditions: passed when the run started");
+	} else {
+		pre_failed = run_preconditions(&E);
+		if (!pre_failed && !E.interrupted)
+			rec_phase(&E, "steps", NULL);
+	}
+	if (E.jfail) {
+		code = EXIT_FAILED;
+		outcome = "stopped: the journal cannot be written";
+	} else if (E.interrupted) {
 		code = EXIT_INTR;
 		outcome = "interrupted during the preconditions";
 	} else if (pre_failed) {
@@ -698,15 +1059,20 @@ int engine_run(struct plan *p, const struct engine_opts *o)
 	} else {
 		if (p->nsteps)
 			ui_title("steps");
-		walk(&E, p->steps, p->nsteps, false);
+		walk(&E, p->steps, p->nsteps, false, 1);
 		/* finally runs when the run has ended, failed or not; a paused or
 		 * interrupted run has not ended: it can still be resumed */
 		bool fin_ok = true;
-		if (!E.paused && !E.interrupted && p->nfin) {
+		if (!E.paused && !E.interrupted && !E.jfail && p->nfin) {
 			ui_title("finally");
-			fin_ok = walk(&E, p->fin, p->nfin, true);
+			if (!E.fin_carry)
+				rec_phase(&E, "finally", E.failed ? "failed" : "succeeded");
+			fin_ok = walk(&E, p->fin, p->nfin, true, 2);
 		}
-		if (E.interrupted) {
+		if (E.jfail) {
+			code = EXIT_FAILED;
+			outcome = "stopped: the journal cannot be written (resume once it is writable)";
+		} else if (E.interrupted) {
 			code = EXIT_INTR;
 			outcome = "interrupted";
 		} else if (E.paused) {
@@ -723,6 +1089,13 @@ int engine_run(struct plan *p, const struct engine_opts *o)
 		}
 	}
 	long long ms = now_ms() - t0;
+	if (!E.jfail) {
+		j = rec_begin(&E, "run_end", NULL, NULL);
+		json_kstr(j, "status", outcome);
+		json_kint(j, "exit", code);
+		json_kint(j, "duration_ms", ms);
+		rec_commit(&E, true);
+	}
 	print_summary(&E, outcome, ms);
 	j = ui_event_begin("run_end");
 	json_kstr(j, "run", p->run_id);
@@ -736,6 +1109,7 @@ int engine_run(struct plan *p, const struct engine_opts *o)
 		free(E.rows[i].host);
 	}
 	free(E.rows);
+	free(E.jfail);
 	for (size_t i = 0; i < p->nhosts; i++) {
 		transport_free(p->hosts[i]->tr);
 		p->hosts[i]->tr = NULL;

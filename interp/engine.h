@@ -4,6 +4,7 @@
 #ifndef RB_ENGINE_H
 #define RB_ENGINE_H
 
+#include "journal.h"
 #include "plan.h"
 #include "transport.h"
 
@@ -21,6 +22,10 @@ struct engine_opts {
 	bool yes;            /* approve every confirm */
 	bool tty;            /* stdin is a terminal: confirms may prompt */
 	long long grace_ms;  /* TERM → KILL */
+	struct journal *jn;  /* where every transition is recorded (required) */
+	/* resuming: what the journal says happened so far, else NULL */
+	const struct run_state *prior;
+	bool rerun_interrupted; /* an interrupted step without check runs again */
 };
 
 /* The output of one attempt, matched line by line as it streams. */
@@ -82,10 +87,18 @@ struct engine {
 	struct summary_row *rows;
 	size_t nrows, rowcap;
 	bool failed, paused, interrupted;
+	bool fin_carry;      /* resuming: finally steps keep their recorded state */
+	char *jfail;         /* the journal could not be written: why (owned) */
 };
 
 /* Runs the plan; returns the exit code. */
 int engine_run(struct plan *p, const struct engine_opts *o);
+
+/* The title a step is shown with (malloc'ed; secrets masked). */
+char *step_title(struct plan *p, const struct pstep *ps);
+/* Resuming: do finally steps keep their recorded state?  (Only when the
+ * run had reached finally with nothing of the forward part left.) */
+bool engine_finally_carries(const struct plan *p, const struct run_state *rs);
 
 /* --- used by the step kinds (steps.c) and the output sink (stepio.c) --- */
 
@@ -96,6 +109,9 @@ char *exec_render(struct step_exec *x, const struct tmpl *t, int flags);
  * and timeout; output goes through stepio: to the log, and to the terminal
  * and the matchers unless x->matching is off (while a check runs). */
 int exec_command(struct step_exec *x, const char *cmd, struct exec_result *res);
+
+/* Records a confirm_ask/confirm_answer for this step (synced): 0 or -1. */
+int exec_record(struct step_exec *x, const char *event, const char *key, const char *val);
 
 /* stepio.c */
 void stepio_begin(struct step_exec *x);     /* compile patterns for the attempt */

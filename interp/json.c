@@ -31,7 +31,7 @@ static size_t utf8_len(const unsigned char *p)
 	return n;
 }
 
-void json_quote(struct sbuf *sb, const char *s)
+static void quote(struct sbuf *sb, const char *s, bool exact)
 {
 	sbuf_addc(sb, '"');
 	const unsigned char *p = (const unsigned char *)s;
@@ -56,7 +56,12 @@ void json_quote(struct sbuf *sb, const char *s)
 		} else {
 			size_t n = utf8_len(p);
 			if (n == 0) {
-				sbuf_adds(sb, "\xef\xbf\xbd");
+				/* exact: the byte as a lone low surrogate, the way
+				 * Python's surrogateescape does; json_parse maps it back */
+				if (exact)
+					sbuf_addf(sb, "\\udc%02x", c);
+				else
+					sbuf_adds(sb, "\xef\xbf\xbd");
 				p++;
 			} else {
 				sbuf_add(sb, p, n);
@@ -65,6 +70,55 @@ void json_quote(struct sbuf *sb, const char *s)
 		}
 	}
 	sbuf_addc(sb, '"');
+}
+
+void json_quote(struct sbuf *sb, const char *s)
+{
+	quote(sb, s, false);
+}
+
+size_t json_quote_bytes(struct sbuf *sb, const char *s, size_t n, bool more)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < n) {
+		unsigned char c = p[i];
+		if (c == 0) {
+			sbuf_adds(sb, "\\u0000");
+			i++;
+			continue;
+		}
+		if (c >= 0x80) {
+			/* a sequence cut by the end of the buffer waits for more */
+			size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+			if (more && n - i < need && n - i < 4)
+				break;
+			char tmp[5] = {0};
+			size_t k = need <= n - i ? need : n - i;
+			memcpy(tmp, p + i, k);
+			size_t len = utf8_len((const unsigned char *)tmp);
+			if (len == 0) {
+				sbuf_adds(sb, "\xef\xbf\xbd");
+				i++;
+			} else {
+				sbuf_add(sb, p + i, len);
+				i += len;
+			}
+			continue;
+		}
+		char one[2] = {(char)c, 0};
+		struct sbuf t = {0};
+		quote(&t, one, false);
+		sbuf_add(sb, t.buf + 1, t.len - 2); /* without the quotes */
+		sbuf_release(&t);
+		i++;
+	}
+	return i;
+}
+
+void json_quote_exact(struct sbuf *sb, const char *s)
+{
+	quote(sb, s, true);
 }
 
 void json_begin(struct json *j)
@@ -87,7 +141,7 @@ void json_kstr(struct json *j, const char *k, const char *v)
 {
 	key(j, k);
 	if (v)
-		json_quote(&j->sb, v);
+		quote(&j->sb, v, j->exact);
 	else
 		sbuf_adds(&j->sb, "null");
 }

@@ -180,6 +180,8 @@ static int local_exec(struct transport *t, const struct exec_req *req, struct ex
 		res->error = xasprintf("cannot start %s: %s", req->sudo ? "sudo" : "/bin/sh", strerror(rc));
 		return 0;
 	}
+	if (sink->started)
+		sink->started(sink->ctx, (long)pid);
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
 	fcntl(errp[0], F_SETFL, O_NONBLOCK);
 

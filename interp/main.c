@@ -1,6 +1,7 @@
 /* main.c — the command line: global options, then one command.  Exit codes
  * are DESIGN §4: 0 ok, 1 a step failed, 2 bad input (nothing ran),
  * 3 rollback failed, 4 paused, 5 a precondition failed, 130 interrupted. */
+#include "cli.h"
 #include "engine.h"
 #include "rundir.h"
 #include "search.h"
@@ -24,6 +25,15 @@ static const char usage[] =
 	"commands:\n"
 	"  run RUNBOOK [-p k=v]... [--params F] [--inventory F] [--target T] [--yes]\n"
 	"                      validate RUNBOOK (a file or a name) and run it\n"
+	"  resume [RUN] [--use-current] [--rerun-interrupted] [-p secret=v]\n"
+	"                      continue a run that was interrupted, paused or failed\n"
+	"                      (default: the most recent unfinished run)\n"
+	"  status [RUN] [--all] [--format text|json]\n"
+	"                      recent runs, or one run step by step and what resume\n"
+	"                      would do next\n"
+	"  log RUN [STEP]      the output of a run's steps\n"
+	"  lock TARGET [--break]\n"
+	"                      who holds the lock on a target; --break removes it\n"
 	"  list                the runbooks found on the search path\n"
 	"\n"
 	"global options:\n"
@@ -32,6 +42,7 @@ static const char usage[] =
 	"                      $XDG_STATE_HOME/runbook or ~/.local/state/runbook)\n"
 	"  --inventory F       hosts, groups and param values\n"
 	"  --events FILE       append one JSON object per event to FILE\n"
+	"  --lock-wait DURATION  wait up to DURATION for a target's lock (run, resume)\n"
 	"  -v, --verbose       show commands and check output\n"
 	"  -q, --quiet         show only failures and the summary line\n"
 	"  --help, --version\n"
@@ -40,22 +51,11 @@ static const char usage[] =
 	"a confirmation, 5 a precondition failed (nothing changed), 130 interrupted.\n";
 
 /* Commands of the contract that later versions bring. */
-static const char *const later_cmds[] = {"plan", "resume", "rollback", "status", "log", "lint", "trust", "lock"};
+static const char *const later_cmds[] = {"plan", "rollback", "lint", "trust"};
 static const char *const cmds[] = {"run", "list", "plan", "resume", "rollback", "status", "log", "lint",
 				   "trust", "lock"};
 
-struct opts {
-	bool yes, dry_run;
-	int verbosity;
-	const char *state_dir, *inventory, *events, *target, *params_file;
-	const char **pnames, **pvalues;
-	size_t np, pcap, vcap;
-	const char **args;
-	size_t nargs, acap;
-};
-
-static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int bad_usage(const char *fmt, ...)
+int bad_usage(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -93,6 +93,24 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->yes = true;
 		else if (!strcmp(a, "--dry-run"))
 			o->dry_run = true;
+		else if (!strcmp(a, "--use-current"))
+			o->use_current = true;
+		else if (!strcmp(a, "--rerun-interrupted"))
+			o->rerun_interrupted = true;
+		else if (!strcmp(a, "--break"))
+			o->brk = true;
+		else if (!strcmp(a, "--all"))
+			o->all = true;
+		else if (!strcmp(a, "--lock-wait")) {
+			NEED_VALUE();
+			if (parse_duration(argv[++i], &o->lock_wait_ms) < 0)
+				return bad_usage("--lock-wait %s: write a duration such as 30s, 5m or 1h", argv[i]);
+		} else if (!strcmp(a, "--format")) {
+			NEED_VALUE();
+			o->format = argv[++i];
+			if (strcmp(o->format, "text") && strcmp(o->format, "json"))
+				return bad_usage("--format %s: write --format text or --format json", o->format);
+		}
 		else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
 			o->verbosity = 1;
 		else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
@@ -157,83 +175,6 @@ static void list_cb(void *ctx, const char *name, const char *path)
 	rb_error_release(&err);
 }
 
-static int cmd_run(struct opts *o)
-{
-	if (o->nargs != 2)
-		return bad_usage("%s", o->nargs < 2 ? "'run' needs a runbook (a file or a name)"
-						    : "'run' takes one runbook");
-	if (o->dry_run) {
-		fprintf(stderr, "runbook: --dry-run (the plan preview) is not in this version yet\n");
-		return EXIT_BAD;
-	}
-	const char *arg = o->args[1];
-	char *path = runbook_find(arg);
-	if (!path) {
-		fprintf(stderr, "runbook: runbook '%s' not found (a file, or a name looked up in RUNBOOK_PATH, ./runbooks and %s/runbooks)\n",
-			arg, RUNBOOK_DATADIR);
-		return EXIT_BAD;
-	}
-	struct rb_error err = {0};
-	int code = EXIT_BAD;
-	struct plan *plan = NULL;
-	char *state = NULL, *run_id = NULL, *run_dir = NULL;
-	struct runbook *rb = runbook_load(path, &err);
-	if (!rb)
-		goto out;
-	char started[64];
-	run_id = run_id_new(rb->name, started, sizeof(started));
-	state = state_dir_path(o->state_dir);
-	char *planned_dir = xasprintf("%s/runs/%s", state, run_id);
-	struct run_input in = {
-		.pnames = o->pnames,
-		.pvalues = o->pvalues,
-		.np = o->np,
-		.params_file = o->params_file,
-		.inventory = o->inventory,
-		.target = o->target,
-		.run_id = run_id,
-		.run_dir = planned_dir,
-		.started = started,
-	};
-	plan = plan_resolve(rb, &in, &err);
-	free(planned_dir);
-	if (!plan)
-		goto out;
-	struct engine_opts eo = {.yes = o->yes, .tty = isatty(0), .grace_ms = 5000};
-	const char *g = getenv("RUNBOOK_KILL_GRACE");
-	if (g && parse_duration(g, &eo.grace_ms) < 0) {
-		rb_error_add(&err, "RUNBOOK_KILL_GRACE: invalid duration '%s'", g);
-		goto out;
-	}
-	struct ui_opts uo = {
-		/* no-color.org: NO_COLOR counts when set and not empty */
-		.color = isatty(1) && !(getenv("NO_COLOR") && *getenv("NO_COLOR")),
-		.verbosity = o->verbosity,
-		.events_path = o->events,
-	};
-	if (ui_init(&uo, &err) < 0)
-		goto out;
-	/* Everything is valid: only now is the run recorded on disk. */
-	run_dir = run_dir_create(state, run_id, &err);
-	if (!run_dir) {
-		ui_close();
-		goto out;
-	}
-	code = engine_run(plan, &eo);
-	ui_close();
-out:
-	if (err.n || err.nwarn)
-		rb_error_print(&err, "runbook");
-	rb_error_release(&err);
-	plan_free(plan);
-	runbook_free(rb);
-	free(path);
-	free(state);
-	free(run_id);
-	free(run_dir);
-	return code;
-}
-
 int main(int argc, char **argv)
 {
 	search_set_argv0(argv[0]);
@@ -260,6 +201,14 @@ int main(int argc, char **argv)
 	sig_init();
 	if (!strcmp(cmd, "run"))
 		code = cmd_run(&o);
+	else if (!strcmp(cmd, "resume"))
+		code = cmd_resume(&o);
+	else if (!strcmp(cmd, "status"))
+		code = cmd_status(&o);
+	else if (!strcmp(cmd, "log"))
+		code = cmd_log(&o);
+	else if (!strcmp(cmd, "lock"))
+		code = cmd_lock(&o);
 	else if (!strcmp(cmd, "list")) {
 		runbook_each(list_cb, NULL);
 	} else {

@@ -73,6 +73,8 @@ struct plan {
 	char *target;
 	struct host **hosts;         /* "local" first */
 	size_t nhosts;
+	struct host **target_hosts;  /* the hosts the target names (locked) */
+	size_t ntarget;
 	struct scope **scopes;       /* every scope, [0] is the runbook's */
 	size_t nscopes, scap;
 	struct param_value *params;

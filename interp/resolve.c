@@ -529,7 +529,8 @@ struct plan *plan_resolve(struct runbook *rb, const struct run_input *in, struct
 	expand_list(&R, rb->steps, rb->nsteps, th, nth, &p->steps, &p->nsteps, &leaves);
 	expand_list(&R, rb->fin, rb->nfin, th, nth, &p->fin, &p->nfin, &leaves);
 	p->nleaves = leaves;
-	free(th);
+	p->target_hosts = th;
+	p->ntarget = nth;
 	inventory_free(R.inv);
 	if (err->n != before) {
 		plan_free(p);
@@ -571,5 +572,6 @@ void plan_free(struct plan *p)
 	free(p->run_dir);
 	free(p->started);
 	free(p->target);
+	free(p->target_hosts);
 	free(p);
 }

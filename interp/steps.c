@@ -36,6 +36,39 @@ static char *rcs_text(const struct step *st)
 	return sbuf_detach(&sb);
 }
 
+int step_check(struct step_exec *x)
+{
+	const struct step *st = x->st;
+	char *check = exec_render(x, st->check, 0);
+	if (!check)
+		return -1;
+	char *cshown = exec_render(x, st->check, RENDER_MASK);
+	stepio_log(x, "$ check: %s\n", cshown);
+	struct exec_result res;
+	bool was = x->matching;
+	x->matching = false;
+	exec_command(x, check, &res);
+	stepio_finish(x);
+	x->matching = was;
+	stepio_log(x, "# check exit %d\n", res.rc);
+	int ok = -1;
+	if (res.error)
+		x->why = xasprintf("check could not run: %s", res.error);
+	else if (res.interrupted) {
+		x->interrupted = true;
+		x->why = xstrdup("interrupted during the check");
+	} else if (res.timed_out)
+		x->why = xasprintf("check timed out: %s", cshown);
+	else if (res.rc != 0)
+		x->why = xasprintf("check failed (exit %d): %s", res.rc, cshown);
+	else
+		ok = 0;
+	exec_result_release(&res);
+	free(cshown);
+	free(check);
+	return ok;
+}
+
 /* One attempt of a command step: the action, then expectations, captures,
  * diagnoses and the check.  0 on success, -1 with x->why set. */
 static int run_command(struct step_exec *x)
@@ -103,32 +136,7 @@ static int run_command(struct step_exec *x)
 		/* the check reads the step's captures: bind them first */
 		for (size_t i = 0; i < st->ncaps; i++)
 			scope_set(x->lk.scope, st->caps[i].name, x->cap_val[i], false);
-		char *check = exec_render(x, st->check, 0);
-		if (!check)
-			return -1;
-		char *cshown = exec_render(x, st->check, RENDER_MASK);
-		stepio_log(x, "$ check: %s\n", cshown);
-		x->matching = false;
-		exec_command(x, check, &res);
-		stepio_finish(x);
-		x->matching = true;
-		stepio_log(x, "# check exit %d\n", res.rc);
-		if (res.error)
-			x->why = xasprintf("check could not run: %s", res.error);
-		else if (res.interrupted) {
-			x->interrupted = true;
-			x->why = xstrdup("interrupted during the check");
-		} else if (res.timed_out)
-			x->why = xasprintf("check timed out: %s", cshown);
-		else if (res.rc != 0)
-			x->why = xasprintf("check failed (exit %d): %s", res.rc, cshown);
-		else
-			ok = 0;
-		if (x->why)
-			ok = -1;
-		exec_result_release(&res);
-		free(cshown);
-		free(check);
+		ok = step_check(x);
 	}
 	return ok;
 }
@@ -144,36 +152,21 @@ static int run_note(struct step_exec *x)
 	return 0;
 }
 
-/* Reads one answer line from the terminal; -1 when interrupted or EOF. */
-static int read_answer(char *buf, size_t n)
-{
-	size_t len = 0;
-	for (;;) {
-		char c;
-		ssize_t r = read(0, &c, 1);
-		if (r < 0 && errno == EINTR) {
-			if (sig_interrupted())
-				return -1;
-			continue;
-		}
-		if (r <= 0)
-			return len ? 0 : -1;
-		if (c == '\n')
-			break;
-		if (len + 1 < n)
-			buf[len++] = c;
-	}
-	buf[len] = '\0';
-	return 0;
-}
-
 static int run_confirm(struct step_exec *x)
 {
 	char *text = exec_render(x, x->st->text, RENDER_MASK);
 	if (!text)
 		return -1;
 	stepio_log(x, "confirm: %s\n", text);
+	if (exec_record(x, "confirm_ask", "text", text) < 0) {
+		free(text);
+		return -1;
+	}
 	if (x->eng->opt.yes) {
+		if (exec_record(x, "confirm_answer", "answer", "approved by --yes") < 0) {
+			free(text);
+			return -1;
+		}
 		ui_note(x->depth, "confirm", "[%d/%d] %s \xe2\x80\x94 approved by --yes", x->ps->number,
 			x->eng->plan->nleaves, text);
 		stepio_log(x, "approved by --yes\n");
@@ -181,6 +174,7 @@ static int run_confirm(struct step_exec *x)
 		return 0;
 	}
 	if (!x->eng->opt.tty) {
+		exec_record(x, "confirm_answer", "answer", "paused: no terminal to ask");
 		x->paused = true;
 		x->why = xasprintf("confirmation needed: %s", text);
 		free(text);
@@ -190,16 +184,17 @@ static int run_confirm(struct step_exec *x)
 	printf("%*s%sContinue? [y/N] %s", 2 * (x->depth + 1), "", ui_c("bold"), ui_c("reset"));
 	fflush(stdout);
 	char ans[64];
-	int r = read_answer(ans, sizeof(ans));
+	int r = ui_read_answer(ans, sizeof(ans));
 	if (r < 0 && sig_interrupted()) {
 		x->interrupted = true;
 		x->why = xstrdup("interrupted at the confirmation");
 	} else if (r == 0 && (!strcmp(ans, "y") || !strcmp(ans, "Y") || !strcmp(ans, "yes"))) {
 		stepio_log(x, "approved by the operator\n");
 		free(text);
-		return 0;
+		return exec_record(x, "confirm_answer", "answer", "approved by the operator");
 	} else {
 		x->why = xstrdup("declined by the operator");
+		exec_record(x, "confirm_answer", "answer", "declined by the operator");
 	}
 	stepio_log(x, "%s\n", x->why);
 	free(text);

@@ -47,4 +47,9 @@ extern const struct step_kind step_kinds[];
 extern const size_t step_kinds_count;
 const struct step_kind *step_kind_find(const char *key);
 
+/* Runs the step's check (it must have one) and only the check: 0 when it
+ * passes, else -1 with x->why set.  Used after the action, and by resume
+ * to settle a step that was interrupted. */
+int step_check(struct step_exec *x);
+
 #endif

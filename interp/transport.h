@@ -23,6 +23,10 @@ struct exec_req {
 struct exec_sink {
 	void (*data)(void *ctx, int stream, const char *buf, size_t n);
 	void *ctx;
+	/* Once the command runs: its process group (local) — so that a run
+	 * resumed after runbook itself was killed can wait for a command
+	 * that outlived it.  May be NULL. */
+	void (*started)(void *ctx, long pgid);
 };
 
 struct exec_result {

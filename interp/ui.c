@@ -2,6 +2,7 @@
  * the step line is left open and closed with its status when the step
  * printed nothing, so a quiet runbook reads as one line per step. */
 #include "ui.h"
+#include "sig.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -222,3 +223,26 @@ void ui_event_emit(void)
 		fflush(events);
 	}
 }
+
+int ui_read_answer(char *buf, size_t n)
+{
+	size_t len = 0;
+	for (;;) {
+		char c;
+		ssize_t r = read(0, &c, 1);
+		if (r < 0 && errno == EINTR) {
+			if (sig_interrupted())
+				return -1;
+			continue;
+		}
+		if (r <= 0)
+			return len ? 0 : -1;
+		if (c == '\n')
+			break;
+		if (len + 1 < n)
+			buf[len++] = c;
+	}
+	buf[len] = '\0';
+	return 0;
+}
+

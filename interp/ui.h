@@ -37,6 +37,10 @@ void ui_group(const char *title, int depth);
 /* Plain message to stderr, not indented. */
 void ui_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Reads one answer line from the terminal into buf (without the
+ * newline); -1 when interrupted or at end of input. */
+int ui_read_answer(char *buf, size_t n);
+
 /* Events: begin an object with time/event set, add fields, then emit. */
 struct json *ui_event_begin(const char *event);
 void ui_event_emit(void);

@@ -1,0 +1,28 @@
+/* cli.h — the parsed command line, and the commands main.c dispatches to:
+ * cmd_run.c (run, resume) and cmd_inspect.c (status, log, lock). */
+#ifndef RB_CLI_H
+#define RB_CLI_H
+
+#include "util.h"
+
+struct opts {
+	bool yes, dry_run, use_current, rerun_interrupted, brk, all;
+	int verbosity;
+	long long lock_wait_ms;
+	const char *state_dir, *inventory, *events, *target, *params_file, *format;
+	const char **pnames, **pvalues;
+	size_t np, pcap, vcap;
+	const char **args;   /* the command and its arguments */
+	size_t nargs, acap;
+};
+
+/* Prints "runbook: MESSAGE" and the --help pointer; returns exit 2. */
+int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+int cmd_run(struct opts *o);
+int cmd_resume(struct opts *o);
+int cmd_status(struct opts *o);
+int cmd_log(struct opts *o);
+int cmd_lock(struct opts *o);
+
+#endif

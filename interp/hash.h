@@ -1,0 +1,27 @@
+/* hash.h — the two checksums runbook needs: CRC-32 (IEEE 802.3, as zlib)
+ * to notice torn or altered journal records, and SHA-256 to pin the exact
+ * bytes of the runbooks and modules a run started with. */
+#ifndef RB_HASH_H
+#define RB_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Continues a CRC-32: start with crc32_update(0, …), or with a seed. */
+uint32_t crc32_update(uint32_t crc, const void *data, size_t n);
+
+struct sha256 {
+	uint32_t h[8];
+	uint64_t len;        /* bytes hashed so far */
+	unsigned char buf[64];
+	size_t nbuf;
+};
+
+void sha256_init(struct sha256 *s);
+void sha256_update(struct sha256 *s, const void *data, size_t n);
+/* Writes 64 lowercase hex digits and a NUL into hex. */
+void sha256_hex(struct sha256 *s, char hex[65]);
+/* One-shot: the hex digest of a buffer. */
+void sha256_buf(const void *data, size_t n, char hex[65]);
+
+#endif
