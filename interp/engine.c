@@ -1024,6 +1024,8 @@ int engine_run(struct plan *p, const struct engine_opts *o)
 	json_kstr(j, "run", p->run_id);
 	json_kstr(j, "runbook", rb->name);
 	json_kstr(j, "target", p->target);
+	if (o->prior)
+		json_kbool(j, "resumed", true);
 	struct json pj = {0};
 	json_begin(&pj);
 	for (size_t i = 0; i < p->nparams; i++)

@@ -4,6 +4,7 @@
 #include "hash.h"
 #include "rundir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -498,5 +499,35 @@ bool pgid_alive(const struct run_state *rs, long long pgid)
 	if (pgid <= 1 || !rs->last_machine || strcmp(rs->last_machine, machine_name()) || !rs->last_boot ||
 	    strcmp(rs->last_boot, boot_id()))
 		return false;
-	return kill(-(pid_t)pgid, 0) == 0 || errno == EPERM;
+	if (kill(-(pid_t)pgid, 0) < 0 && errno != EPERM)
+		return false;
+	/* kill() also reaches zombies, which an init that does not reap
+	 * (some containers) keeps forever: only a live member counts. */
+	DIR *d = opendir("/proc");
+	if (!d)
+		return true;
+	bool live = false;
+	struct dirent *e;
+	while (!live && (e = readdir(d))) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		char path[300], buf[512];
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		/* "pid (comm) S ppid pgrp ...": comm may hold spaces and ')' */
+		char *r = strrchr(buf, ')');
+		char state;
+		long long ppid, pgrp;
+		if (r && sscanf(r + 1, " %c %lld %lld", &state, &ppid, &pgrp) == 3 && pgrp == pgid && state != 'Z')
+			live = true;
+	}
+	closedir(d);
+	return live;
 }

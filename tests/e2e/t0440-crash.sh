@@ -1,0 +1,126 @@
+#!/bin/sh
+# t0440 — the crash test.  A runbook of 10 steps, each appending its name
+# to a file and with a check, is killed with SIGKILL at random moments,
+# then resumed — and the resumes are killed at random moments too — until
+# a resume finishes.  Every time, every step's line must be in the file
+# exactly once, in order: a step whose runbook process died is either
+# settled by its check (its effect is there) or run again (it is not).
+# Rounds go on until CRASH_KILLS (default 60) kills have landed.  The moments
+# come from /dev/urandom and are printed on failure to replay them.
+. "$(dirname "$0")/../lib.sh"
+
+# rounds go on until CRASH_KILLS kills have landed (and at least 20 rounds)
+want_kills=${CRASH_KILLS:-60}
+rbk=$(file crash.yml <<'EOF2'
+runbook: crash
+params:
+  out: { required: true }
+steps:
+  - id: s1
+    run: echo s1 >> {{ out }}
+    check: grep -qx s1 {{ out }}
+  - id: s2
+    run: sleep 0.005; echo s2 >> {{ out }}; sleep 0.01
+    check: grep -qx s2 {{ out }}
+  - id: s3
+    run: echo s3 >> {{ out }}; sleep 0.015
+    check: grep -qx s3 {{ out }}
+  - group: middle
+    steps:
+      - id: s4
+        run: sleep 0.015; echo s4 >> {{ out }}
+        check: grep -qx s4 {{ out }}
+      - id: s5
+        run: echo s5 >> {{ out }}
+        check: grep -qx s5 {{ out }}
+  - id: s6
+    run: sleep 0.005; echo s6 >> {{ out }}; sleep 0.01
+    check: grep -qx s6 {{ out }}
+  - id: s7
+    run: echo s7 >> {{ out }}
+    check: grep -qx s7 {{ out }}
+    retry: { attempts: 2, delay: 10ms }
+  - id: s8
+    run: sleep 0.005; echo s8 >> {{ out }}
+    check: grep -qx s8 {{ out }}
+  - id: s9
+    run: echo s9 >> {{ out }}; sleep 0.01
+    check: grep -qx s9 {{ out }}
+finally:
+  - id: s10
+    run: echo s10 >> {{ out }}
+    check: grep -qx s10 {{ out }}
+EOF2
+)
+printf 's1\ns2\ns3\ns4\ns5\ns6\ns7\ns8\ns9\ns10\n' >"$T/want"
+
+# a random delay in ms, 0..$1
+rnd() { echo $(( $(od -An -N2 -tu2 /dev/urandom) % ($1 + 1) )); }
+ms() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+
+# start_killed MAXMS CMD...: runs the binary and kills it after a random
+# delay of up to MAXMS; counts the kills that landed (exit 137)
+start_killed() {
+	d=$(rnd "$1")
+	shift
+	"$RUNBOOK" "$@" >>"$T/log.$i" 2>&1 </dev/null &
+	p=$!
+	sleep "$(ms "$d")"
+	kill -9 "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+	rc=$?
+	[ $rc = 137 ] && kills=$((kills + 1))
+	moments="$moments $1@${d}ms:$rc"
+}
+
+# the state of the newest run in this round's state folder, or "none"
+newest() {
+	s=$("$RUNBOOK" status --format json 2>/dev/null |
+		sed -n 's/^{"runs":\[{"run":"[^"]*","state":"\([^"]*\)".*/\1/p')
+	echo "${s:-none}"
+}
+
+kills=0
+bad=0
+resumes=0
+i=0
+while { [ $kills -lt "$want_kills" ] || [ $i -lt 20 ]; } && [ $i -lt 300 ]; do
+	i=$((i + 1))
+	export RUNBOOK_STATE_DIR="$T/state$i"
+	o="$T/out$i"
+	: >"$o"
+	moments=""
+	start_killed 150 run "$rbk" -p out="$o"
+	n=0
+	while [ $n -lt 10 ]; do
+		n=$((n + 1))
+		case $(newest) in
+		succeeded) break ;;
+		none | unreadable)
+			# killed before its run_start record was durable: nothing
+			# may have run, and a new run starts from scratch
+			if [ -s "$o" ]; then
+				echo "# round $i: effects without a recorded run"
+				bad=$((bad + 1))
+			fi
+			start_killed 150 run "$rbk" -p out="$o"
+			continue ;;
+		esac
+		resumes=$((resumes + 1))
+		if [ $n -le 2 ]; then
+			start_killed 80 resume
+		else
+			"$RUNBOOK" resume >>"$T/log.$i" 2>&1 </dev/null
+			moments="$moments resume:$?"
+		fi
+	done
+	if ! cmp -s "$o" "$T/want" || [ "$(newest)" != succeeded ]; then
+		bad=$((bad + 1))
+		echo "# round $i: effects differ from one line per step, or the run did not end (moments:$moments)"
+		diff "$T/want" "$o" | sed 's/^/#   /' | head -12
+		sed 's/^/#   log: /' "$T/log.$i" | tail -30
+	fi
+done
+echo "# $i rounds, $kills SIGKILLs landed (runs and resumes), $resumes resumes"
+check "every step's effect exactly once, every run finished, after $kills kills in $i rounds" test "$bad" = 0
+check "at least $want_kills kills landed" test "$kills" -ge "$want_kills"
