@@ -103,6 +103,17 @@ static char *next_action(const struct run_info *ri)
 
 /* --- status ------------------------------------------------------------------ */
 
+/* A step started and never ended is running while its run lives, and
+ * was interrupted otherwise. */
+static const char *step_state_name(const struct run_info *ri, const struct step_state *s)
+{
+	if (!s)
+		return "not run";
+	if (!strcmp(s->status, "started"))
+		return ri->live ? "running" : "interrupted";
+	return s->status;
+}
+
 static void json_run_summary(struct json *j, const struct run_info *ri)
 {
 	json_kstr(j, "run", ri->id);
@@ -188,7 +199,7 @@ static int status_one(const struct opts *o, const char *state, const char *arg)
 	char *next = next_action(&ri);
 	const struct jv *params = jv_get(rs->start, "params");
 	if (want_json(o)) {
-		struct json j = {.exact = true};
+		struct json j = {0};
 		json_begin(&j);
 		json_run_summary(&j, &ri);
 		json_kstr(&j, "path", jv_str(rs->start, "path"));
@@ -198,7 +209,7 @@ static int status_one(const struct opts *o, const char *state, const char *arg)
 		struct sbuf ps = {0};
 		sbuf_addc(&ps, '[');
 		for (size_t i = 0; params && params->t == JV_ARR && i < params->n; i++) {
-			struct json p = {.exact = true};
+			struct json p = {0};
 			json_begin(&p);
 			json_kstr(&p, "name", jv_str(&params->v[i], "name"));
 			if (jv_bool(&params->v[i], "secret"))
@@ -220,15 +231,14 @@ static int status_one(const struct opts *o, const char *state, const char *arg)
 			for (size_t h = 0; h < e->hosts->n; h++) {
 				const char *hn = e->hosts->v[h].t == JV_STR ? e->hosts->v[h].s : "";
 				const struct step_state *s = run_state_step(rs, e->id, hn);
-				struct json sj = {.exact = true};
+				struct json sj = {0};
 				json_begin(&sj);
 				json_kstr(&sj, "id", e->id);
 				json_kstr(&sj, "title", e->title);
 				json_kint(&sj, "number", e->number);
 				json_kstr(&sj, "phase", e->phase == 0 ? "preconditions" : e->phase == 2 ? "finally" : "steps");
 				json_kstr(&sj, "host", hn);
-				json_kstr(&sj, "state", s ? (!strcmp(s->status, "started") ? "interrupted" : s->status)
-							   : "not run");
+				json_kstr(&sj, "state", step_state_name(&ri, s));
 				if (s) {
 					json_kint(&sj, "attempts", s->attempts);
 					json_kint(&sj, "duration_ms", s->ms);
@@ -238,7 +248,7 @@ static int status_one(const struct opts *o, const char *state, const char *arg)
 						json_kstr(&sj, "settled", s->settled);
 					const struct jv *c = s->end ? jv_get(s->end, "captures") : NULL;
 					if (c && c->t == JV_OBJ) {
-						struct json cj = {.exact = true};
+						struct json cj = {0};
 						json_begin(&cj);
 						for (size_t i = 0; i < c->n; i++)
 							if (c->v[i].t == JV_STR)
@@ -307,12 +317,15 @@ static int status_one(const struct opts *o, const char *state, const char *arg)
 					snprintf(att, sizeof(att), "%d", s->attempts);
 				struct sbuf caps = {0};
 				captures_text(s, &caps);
-				const char *stname = !s ? "not run" : !strcmp(s->status, "started") ? "interrupted" : s->status;
+				const char *stname = step_state_name(&ri, s);
 				if (s && s->settled)
 					sbuf_addf(&caps, "%s(settled by its %s)", caps.len ? " " : "",
 						  !strcmp(s->settled, "check") ? "check" : "operator");
 				printf("  %-8s %-28s %-12s %-17s %8s %9s  %s\n", num, e->id, hn, stname, att, d,
 				       sbuf_str(&caps));
+				const char *why = s && s->end ? jv_str(s->end, "reason") : NULL;
+				if (why && strcmp(stname, "ok") && strcmp(stname, "skipped"))
+					printf("  %-8s %s\n", "", why);
 				sbuf_release(&caps);
 			}
 		}
@@ -467,7 +480,7 @@ out:
 
 int cmd_lock(struct opts *o)
 {
-	if (o->nargs != 2)
+	if (o->nargs != 2 || !o->args[1][0])
 		return bad_usage("usage: runbook lock TARGET [--break]");
 	const char *target = o->args[1];
 	char *state = state_dir_path(o->state_dir);

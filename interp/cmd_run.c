@@ -360,8 +360,11 @@ int cmd_run(struct opts *o)
 	if (ui_start(o, &err) < 0)
 		goto out;
 	ui_on = true;
-	if (take_locks(&locks, state, plan, rb->name, started, o->lock_wait_ms, &err) < 0)
+	if (take_locks(&locks, state, plan, rb->name, started, o->lock_wait_ms, &err) < 0) {
+		if (sig_interrupted())
+			code = EXIT_INTR;
 		goto out;
+	}
 	/* Everything is valid and the target is ours: only now is the run
 	 * recorded on disk. */
 	run_dir = run_dir_create(state, run_id, &err);
@@ -727,8 +730,11 @@ int cmd_resume(struct opts *o)
 	if (engine_opts_from(o, &eo, &err) < 0 || ui_start(o, &err) < 0)
 		goto out;
 	ui_on = true;
-	if (take_locks(&locks, state, plan, rb->name, in.started ? in.started : "?", o->lock_wait_ms, &err) < 0)
+	if (take_locks(&locks, state, plan, rb->name, in.started ? in.started : "?", o->lock_wait_ms, &err) < 0) {
+		if (sig_interrupted())
+			code = EXIT_INTR;
 		goto out;
+	}
 	if (journal_reopen(&jn, rs, &err) < 0)
 		goto out;
 	if (rs->torn_line)

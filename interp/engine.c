@@ -46,7 +46,7 @@ static char *render_in(struct step_exec *x, struct scope *scope, const struct tm
 	lookup_release(&lk);
 	if (rc < 0) {
 		if (!x->why)
-			x->why = xasprintf("'%s' has no value here (a skipped step, or a capture not made)", bad);
+			x->why = xasprintf("'%s' has no value here (a skipped step, or a capture that was not made or not kept)", bad);
 		sbuf_release(&sb);
 		return NULL;
 	}
@@ -398,39 +398,49 @@ static struct step_state *prior_of(struct engine *E, const struct pstep *ps, con
 	return run_state_step(E->opt.prior, ps->id, h->name);
 }
 
+/* Fills x's results (rc, kept output, captures) from a step_end record,
+ * as if the attempt had just run.  A capture recorded masked (it held a
+ * secret) is left unset: a step reading it fails clearly rather than use
+ * "***". */
+static void restore_results(struct step_exec *x, const struct jv *end)
+{
+	const struct step *st = x->st;
+	for (int i = 0; i < 2; i++) {
+		const char *o = jv_str(end, i ? "stderr" : "stdout");
+		sbuf_reset(&x->out[i].keep);
+		if (o)
+			sbuf_adds(&x->out[i].keep, o);
+	}
+	const struct jv *caps = jv_get(end, "captures");
+	const struct jv *masked = jv_get(end, "masked");
+	if (!x->cap_val)
+		x->cap_val = xcalloc(st->ncaps + 1, sizeof(*x->cap_val));
+	for (size_t i = 0; i < st->ncaps; i++) {
+		const char *v = jv_str(caps, st->caps[i].name);
+		bool was_masked = false;
+		for (size_t k = 0; masked && masked->t == JV_ARR && k < masked->n; k++)
+			if (masked->v[k].t == JV_STR && !strcmp(masked->v[k].s, st->caps[i].name))
+				was_masked = true;
+		free(x->cap_val[i]);
+		x->cap_val[i] = v && !was_masked ? xstrdup(v) : NULL;
+	}
+}
+
 /* A step done before the resume: its results and captures come back from
  * its step_end record, nothing runs. */
 static const char *leaf_earlier(struct step_exec *x, const struct step_state *was, const char *title,
 				const char *hostname, struct summary_row *row)
 {
 	struct engine *E = x->eng;
-	const struct step *st = x->st;
-	const struct jv *end = was->end;
 	bool skipped = !strcmp(was->status, "skipped");
 	if (!skipped) {
 		x->rc = was->rc;
-		for (int i = 0; i < 2; i++) {
-			const char *o = jv_str(end, i ? "stderr" : "stdout");
-			if (o)
-				sbuf_adds(&x->out[i].keep, o);
-		}
-		const struct jv *caps = jv_get(end, "captures");
-		const struct jv *masked = jv_get(end, "masked");
-		x->cap_val = xcalloc(st->ncaps + 1, sizeof(*x->cap_val));
-		for (size_t i = 0; i < st->ncaps; i++) {
-			const char *v = jv_str(caps, st->caps[i].name);
-			bool was_masked = false;
-			for (size_t k = 0; masked && masked->t == JV_ARR && k < masked->n; k++)
-				if (masked->v[k].t == JV_STR && !strcmp(masked->v[k].s, st->caps[i].name))
-					was_masked = true;
-			if (v && !was_masked)
-				x->cap_val[i] = xstrdup(v);
-		}
+		restore_results(x, was->end);
 	}
 	store_results(x, !skipped);
 	const char *status = skipped ? "skipped" : was->status;
 	char *detail = xasprintf("%s earlier%s%s", skipped ? "skipped" : "done", was->settled ? ", settled by " : "",
-				 was->settled ? was->settled : "");
+				 was->settled ? (!strcmp(was->settled, "check") ? "its check" : "the operator") : "");
 	ui_step_end(x->ps->number, E->plan->nleaves, title, hostname, status, skipped ? -1 : was->ms, detail,
 		    x->depth);
 	free(detail);
@@ -439,6 +449,26 @@ static const char *leaf_earlier(struct step_exec *x, const struct step_state *wa
 		row->ms = skipped ? -1 : was->ms;
 	}
 	return status;
+}
+
+/* A step settled as done without running again: it counts as succeeded
+ * (rc 0), with whatever output and captures an "interrupted" step_end
+ * recorded (SIGINT); after a SIGKILL there is none.  Says which captures
+ * are lost, since later steps reading them will fail. */
+static void settled_results(struct step_exec *x, const struct step_state *was)
+{
+	const struct step *st = x->st;
+	x->rc = 0;
+	if (was->end)
+		restore_results(x, was->end);
+	struct sbuf lost = {0};
+	for (size_t i = 0; i < st->ncaps; i++)
+		if (!x->cap_val || !x->cap_val[i])
+			sbuf_addf(&lost, "%s%s", lost.len ? ", " : "", st->caps[i].name);
+	if (lost.len)
+		ui_note(x->depth, "warning", "its captures were never recorded (%s): steps that read them will fail",
+			sbuf_str(&lost));
+	sbuf_release(&lost);
 }
 
 /* Waits for a command that outlived the runbook process that started it
@@ -504,6 +534,7 @@ static enum settle settle(struct step_exec *x, const struct step_state *was, con
 	if (ui_read_answer(ans, sizeof(ans)) < 0) {
 		x->interrupted = sig_interrupted() != 0;
 		x->paused = !x->interrupted;
+		E->settle_paused = x->paused;
 		x->why = xstrdup("no answer about the interrupted step");
 		return SETTLE_STOP;
 	}
@@ -512,6 +543,7 @@ static enum settle settle(struct step_exec *x, const struct step_state *was, con
 	if (!strcmp(ans, "d") || !strcmp(ans, "D"))
 		return SETTLE_DONE;
 	x->paused = true;
+	E->settle_paused = true;
 	x->why = xstrdup("the operator stopped at the interrupted step");
 	return SETTLE_STOP;
 }
@@ -594,6 +626,7 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 			ok = 0;
 			run_it = false;
 			settled_by_check = st->check != NULL;
+			settled_results(&x, was);
 		} else if (how == SETTLE_STOP) {
 			run_it = false;
 		}
@@ -651,7 +684,7 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 		status = "failed (allowed)";
 	else
 		status = "failed";
-	store_results(&x, run_it);
+	store_results(&x, run_it || ok == 0);
 	if (x.why) {
 		/* a reason may quote a path or value: never show a secret */
 		char *m = mask_secrets(p, x.why, strlen(x.why), NULL);
@@ -1079,7 +1112,8 @@ int engine_run(struct plan *p, const struct engine_opts *o)
 			outcome = "interrupted";
 		} else if (E.paused) {
 			code = EXIT_PAUSED;
-			outcome = "paused for a confirmation (run again with --yes to approve)";
+			outcome = E.settle_paused ? "paused: an interrupted step is left unsettled (runbook resume asks again)"
+					   : "paused for a confirmation (runbook resume --yes approves it)";
 		} else if (E.failed) {
 			code = EXIT_FAILED;
 			outcome = rb->on_failure_stop ? "failed (on_failure: stop, nothing undone)"

@@ -88,6 +88,7 @@ struct engine {
 	size_t nrows, rowcap;
 	bool failed, paused, interrupted;
 	bool fin_carry;      /* resuming: finally steps keep their recorded state */
+	bool settle_paused;  /* paused at an interrupted step, not at a confirm */
 	char *jfail;         /* the journal could not be written: why (owned) */
 };
 

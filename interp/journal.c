@@ -449,6 +449,11 @@ int journal_replay(const char *path, struct run_state *rs, struct rb_error *err)
 			v = check_line(rs, s, n, (long long)rs->nrecs + 1, &why);
 		else
 			why = xstrdup("the line is not complete");
+		/* A torn write leaves a line without its newline, or (power lost
+		 * while the pages were half on disk) one with NUL bytes in it.
+		 * A complete line that fails is damage, not a torn write. */
+		if (!v && last && nl && !memchr(s, '\0', n))
+			last = false;
 		if (!v) {
 			if (last) {
 				/* the write that made this line never finished */

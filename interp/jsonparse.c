@@ -162,21 +162,27 @@ static int members(struct parser *P, struct jv *v, int depth, bool obj)
 	}
 	for (;;) {
 		ws(P);
+		char *k = NULL;
 		if (obj) {
 			if (P->p >= P->end || *P->p != '"')
 				return fail(P, "expected a key");
-			char *k;
 			if (string(P, &k) < 0)
 				return -1;
-			size_t nk = v->n;
-			VEC_PUSH(v->k, nk, kcap, k);
 			ws(P);
-			if (P->p >= P->end || *P->p != ':')
+			if (P->p >= P->end || *P->p != ':') {
+				free(k);
 				return fail(P, "expected ':'");
+			}
 			P->p++;
 		}
 		struct jv item = {0};
 		int rc = value(P, &item, depth + 1);
+		/* key and value go in together, so release() frees both even
+		 * when the value failed half-way */
+		if (obj) {
+			size_t nk = v->n;
+			VEC_PUSH(v->k, nk, kcap, k);
+		}
 		VEC_PUSH(v->v, v->n, cap, item);
 		if (rc < 0)
 			return -1;
@@ -239,7 +245,7 @@ static int word(struct parser *P, const char *w)
 
 static int value(struct parser *P, struct jv *v, int depth)
 {
-	if (depth > MAX_DEPTH)
+	if (depth >= MAX_DEPTH)
 		return fail(P, "nested too deeply");
 	ws(P);
 	if (P->p >= P->end)

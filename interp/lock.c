@@ -77,7 +77,7 @@ static int nap(long long ms)
 }
 
 static int take_one(struct lock *l, const char *state_dir, const char *host, const char *mine,
-		    long long wait_ms, struct rb_error *err)
+		    const char *my_run, long long wait_ms, struct rb_error *err)
 {
 	char *dir = xasprintf("%s/locks", state_dir);
 	if (mkdir_p(dir, 0700) < 0) {
@@ -125,9 +125,15 @@ static int take_one(struct lock *l, const char *state_dir, const char *host, con
 	 * died without releasing: say whose lock is being taken over. */
 	char *old = read_fd(l->fd);
 	if (!blank(old)) {
-		char *who = describe(old, NULL);
-		rb_warn_at(err, (struct pos){0}, "took over the stale lock on '%s' left by %s (that process is gone)", host,
-				     who);
+		char *run = NULL;
+		char *who = describe(old, &run);
+		if (run && !strcmp(run, my_run))
+			fprintf(stderr, "runbook: the earlier process of this run is gone (%s): its lock on '%s' is taken over\n",
+				who, host);
+		else
+			rb_warn_at(err, (struct pos){0}, "took over the stale lock on '%s' left by %s (that process is gone)",
+				   host, who);
+		free(run);
 		free(who);
 	}
 	free(old);
@@ -165,7 +171,7 @@ int locks_take(struct locks *ls, const char *state_dir, const char *const *hosts
 		if (i && !strcmp(sorted[i], sorted[i - 1]))
 			continue;
 		struct lock l = {.fd = -1};
-		rc = take_one(&l, state_dir, sorted[i], mine, wait_ms, err);
+		rc = take_one(&l, state_dir, sorted[i], mine, me->run, wait_ms, err);
 		VEC_PUSH(ls->v, ls->n, ls->cap, l);
 		if (rc < 0) {
 			/* this one is not ours: do not empty it on release */

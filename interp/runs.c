@@ -166,13 +166,26 @@ char *run_find(const char *state_dir, const char *arg, struct rb_error *err)
 	if (!found && nprefix == 1)
 		found = xstrdup(first);
 	if (!found) {
-		/* a runbook name: its newest run */
-		char *best = NULL;
-		for (size_t i = 0; i < n; i++)
-			if (id_of_runbook(ids[i], arg) && (!best || strcmp(ids[i] + strlen(arg), best + strlen(arg)) > 0))
-				best = ids[i];
-		if (best)
-			found = xstrdup(best);
+		/* a runbook name: its newest run by recorded start (ids only
+		 * hold the second, and end in a random part) */
+		struct run_info best = {0};
+		for (size_t i = 0; i < n; i++) {
+			if (!id_of_runbook(ids[i], arg))
+				continue;
+			struct run_info ri;
+			struct rb_error e = {0};
+			run_open(state_dir, ids[i], &ri, &e);
+			rb_error_release(&e);
+			if (!best.id || newest_first(&ri, &best) < 0) {
+				run_info_release(&best);
+				best = ri;
+			} else {
+				run_info_release(&ri);
+			}
+		}
+		if (best.id)
+			found = xstrdup(best.id);
+		run_info_release(&best);
 	}
 	if (!found) {
 		if (nprefix > 1)

@@ -8,6 +8,7 @@ void test_quote(void);
 void test_template(void);
 void test_expr(void);
 void test_json(void);
+void test_journal(void);
 
 int main(void)
 {
@@ -16,5 +17,6 @@ int main(void)
 	test_template();
 	test_expr();
 	test_json();
+	test_journal();
 	return unit_failed ? 1 : 0;
 }
