@@ -82,6 +82,10 @@ int exec_command(struct step_exec *x, const char *cmd, struct exec_result *res)
 	int rc = -1;
 	char *cwd = NULL, *sudo_user = NULL;
 	memset(res, 0, sizeof(*res));
+	/* every command knows its run and step — and a resume after runbook
+	 * was killed finds a command that outlived it by these */
+	VEC_PUSH(env, nenv, cap, xasprintf("RUNBOOK_RUN_ID=%s", x->eng->plan->run_id));
+	VEC_PUSH(env, nenv, cap, xasprintf("RUNBOOK_STEP_ID=%s", ps->id));
 	for (size_t i = 0; i < h->nenv; i++)
 		VEC_PUSH(env, nenv, cap, xstrdup(h->env[i]));
 	/* outer frames first, so the innermost setting wins */
@@ -476,11 +480,11 @@ static void settled_results(struct step_exec *x, const struct step_state *was)
 static int wait_orphan(struct step_exec *x, const struct step_state *was)
 {
 	const struct run_state *rs = x->eng->opt.prior;
-	if (!was->pgid || !pgid_alive(rs, was->pgid))
+	if (!step_running(rs, was->id, was->pgid))
 		return 0;
-	ui_note(x->depth, "wait", "the command this step started before the run stopped is still running "
-				  "(process group %lld): waiting for it to end", was->pgid);
-	while (pgid_alive(rs, was->pgid))
+	ui_note(x->depth, "wait", "the command this step started before the run stopped is still running: "
+				  "waiting for it to end before deciding whether it took effect");
+	while (step_running(rs, was->id, was->pgid))
 		if (pause_ms(100) < 0)
 			return -1;
 	return 0;

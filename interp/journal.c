@@ -499,21 +499,43 @@ void run_state_release(struct run_state *rs)
 	memset(rs, 0, sizeof(*rs));
 }
 
-bool pgid_alive(const struct run_state *rs, long long pgid)
+/* Does the environment of process pid hold every one of tags ("K=V")? */
+static bool environ_has(const char *pid, const char *const *tags, size_t ntags)
 {
-	if (pgid <= 1 || !rs->last_machine || strcmp(rs->last_machine, machine_name()) || !rs->last_boot ||
+	char path[300];
+	snprintf(path, sizeof(path), "/proc/%s/environ", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false; /* gone, or another user's (sudo): pgid covers those */
+	struct sbuf sb = {0};
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0 && sb.len < (1u << 20))
+		sbuf_add(&sb, buf, (size_t)n);
+	close(fd);
+	size_t found = 0;
+	for (size_t t = 0; t < ntags; t++) {
+		size_t tl = strlen(tags[t]);
+		for (size_t off = 0; off < sb.len; off += strlen(sb.buf + off) + 1)
+			if (sb.len - off > tl && !memcmp(sb.buf + off, tags[t], tl) && sb.buf[off + tl] == '\0') {
+				found++;
+				break;
+			}
+	}
+	sbuf_release(&sb);
+	return found == ntags;
+}
+
+bool step_running(const struct run_state *rs, const char *step, long long pgid)
+{
+	if (!rs->last_machine || strcmp(rs->last_machine, machine_name()) || !rs->last_boot ||
 	    strcmp(rs->last_boot, boot_id()))
 		return false;
-	if (kill(-(pid_t)pgid, 0) < 0 && errno != EPERM)
-		return false;
-	/* kill() also reaches zombies, which an init that does not reap
-	 * (some containers) keeps forever: only a live member counts. */
+	char *tags[2] = {xasprintf("RUNBOOK_RUN_ID=%s", rs->run_id), xasprintf("RUNBOOK_STEP_ID=%s", step)};
 	DIR *d = opendir("/proc");
-	if (!d)
-		return true;
 	bool live = false;
 	struct dirent *e;
-	while (!live && (e = readdir(d))) {
+	while (d && !live && (e = readdir(d))) {
 		if (e->d_name[0] < '1' || e->d_name[0] > '9')
 			continue;
 		char path[300], buf[512];
@@ -526,13 +548,20 @@ bool pgid_alive(const struct run_state *rs, long long pgid)
 		if (n <= 0)
 			continue;
 		buf[n] = '\0';
-		/* "pid (comm) S ppid pgrp ...": comm may hold spaces and ')' */
+		/* "pid (comm) S ppid pgrp ...": comm may hold spaces and ')';
+		 * a zombie is over, whether or not anyone reaps it (some
+		 * containers' init never does) */
 		char *r = strrchr(buf, ')');
 		char state;
 		long long ppid, pgrp;
-		if (r && sscanf(r + 1, " %c %lld %lld", &state, &ppid, &pgrp) == 3 && pgrp == pgid && state != 'Z')
+		if (!r || sscanf(r + 1, " %c %lld %lld", &state, &ppid, &pgrp) != 3 || state == 'Z')
+			continue;
+		if ((pgid > 1 && pgrp == pgid) || environ_has(e->d_name, (const char *const *)tags, 2))
 			live = true;
 	}
-	closedir(d);
+	if (d)
+		closedir(d);
+	free(tags[0]);
+	free(tags[1]);
 	return live;
 }

@@ -144,7 +144,11 @@ const char *machine_name(void);
 const char *boot_id(void);
 const char *user_name(void);
 
-/* Is a process group recorded by this machine (same boot) still there? */
-bool pgid_alive(const struct run_state *rs, long long pgid);
+/* Is a command of step still running on this machine (the one that
+ * wrote the journal, same boot)?  Its process group pgid (0 when the
+ * step_pid record never made it), or any process whose environment
+ * carries the step's RUNBOOK_RUN_ID and RUNBOOK_STEP_ID — which closes
+ * the gap between a command's start and its step_pid record. */
+bool step_running(const struct run_state *rs, const char *step, long long pgid);
 
 #endif

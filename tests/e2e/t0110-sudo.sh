@@ -32,7 +32,7 @@ EOF2
 PATH="$T/shim:$PATH" SUDO_LOG=$T/sudo.log OUTF=$T/foo rb run "$rbk"
 expect_rc 0 "steps with sudo run (through the shim)"
 check "sudo is called non-interactively with -u for a user" \
-	sh -c 'tr "\n" " " <"$1" | grep -q -- "^-n -u nobody -- /bin/sh -c true"' _ "$T/sudo.log"
+	sh -c 'tr "\n" " " <"$1" | grep -q -- "^-n -u nobody -- env RUNBOOK_RUN_ID=sudo-shim-[^ ]* RUNBOOK_STEP_ID=as-user /bin/sh -c true"' _ "$T/sudo.log"
 check "the step's env is carried through sudo" test "$(cat "$T/foo")" = bar
 
 rbk=$(file sudo1.yml <<'EOF2'
@@ -46,8 +46,8 @@ EOF2
 )
 PATH="$T/shim:$PATH" SUDO_LOG=$T/sudo.log rb run "$rbk"
 expect_rc 0 "sudo: true runs"
-check "sudo: true is 'sudo -n -- env FOO=bar /bin/sh -c ...'" \
-	sh -c 'tr "\n" " " <"$1" | grep -q -- "^-n -- env FOO=bar /bin/sh -c true"' _ "$T/sudo.log"
+check "sudo: true is 'sudo -n -- env RUNBOOK_RUN_ID=… RUNBOOK_STEP_ID=… FOO=bar /bin/sh -c ...'" \
+	sh -c 'tr "\n" " " <"$1" | grep -q -- "^-n -- env RUNBOOK_RUN_ID=sudo-one-[^ ]* RUNBOOK_STEP_ID=as-root FOO=bar /bin/sh -c true"' _ "$T/sudo.log"
 
 # sudo on a group covers its members (a member's own `sudo: false` wins);
 # an inventory host with `sudo: true` makes it the default there

@@ -124,3 +124,42 @@ done
 echo "# $i rounds, $kills SIGKILLs landed (runs and resumes), $resumes resumes"
 check "every step's effect exactly once, every run finished, after $kills kills in $i rounds" test "$bad" = 0
 check "at least $want_kills kills landed" test "$kills" -ge "$want_kills"
+
+# The window between a command's start and its step_pid record: runbook is
+# killed there, so the journal never names the command's process group.
+# Resume must still find the command (it carries RUNBOOK_RUN_ID and
+# RUNBOOK_STEP_ID in its environment) and wait for it before the check.
+export RUNBOOK_STATE_DIR="$T/state-window"
+w=$(file window.yml <<'EOF2'
+runbook: window
+params:
+  dir: { required: true }
+steps:
+  - id: slow
+    run: |
+      echo "$RUNBOOK_RUN_ID $RUNBOOK_STEP_ID" > {{ dir }}/w-env
+      sleep 1
+      echo slow >> {{ dir }}/w-out
+    check: grep -qx slow {{ dir }}/w-out
+EOF2
+)
+"$RUNBOOK" run "$w" -p dir="$T" >"$out" 2>"$err" </dev/null &
+p=$!
+k=0
+while [ ! -s "$T/w-env" ] && [ $k -lt 200 ]; do sleep 0.05; k=$((k + 1)); done
+kill -9 "$p"
+wait "$p" 2>/dev/null
+j=$(ls "$T"/state-window/runs/*/journal.jsonl)
+# cut the step_pid record off, as if the kill had come just before it
+python3 - "$j" <<'EOF2'
+import sys
+p = sys.argv[1]
+lines = open(p, 'rb').read().split(b'\n')[:-1]
+assert b'"event":"step_pid"' in lines[-1], lines[-1]
+open(p, 'wb').write(b'\n'.join(lines[:-1]) + b'\n')
+EOF2
+check "the command sees its run and step ids" grep -q "^window-.* slow$" "$T/w-env"
+rb resume
+expect_rc 0 "resume after a kill before the step_pid record"
+out_has "still running"
+check "the command that outlived runbook ran once, and was not run again" test "$(cat "$T/w-out")" = slow
