@@ -265,6 +265,29 @@ static char *names_json(char **v, size_t n)
 	return sbuf_detach(&sb);
 }
 
+/* What run and resume hold between the command line and the engine's end. */
+struct session {
+	struct deps deps;
+	char *inv_bytes;      /* the inventory's bytes, hashed in deps */
+	struct locks locks;
+	struct journal jn;
+	bool ui_on;
+};
+
+/* Releases everything in S, then prints and releases err. */
+static void session_end(struct session *S, struct rb_error *err)
+{
+	if (S->ui_on)
+		ui_close();
+	journal_close(&S->jn);
+	locks_release(&S->locks);
+	if (err->n || err->nwarn)
+		rb_error_print(err, "runbook");
+	rb_error_release(err);
+	deps_free(&S->deps);
+	free(S->inv_bytes);
+}
+
 static void print_warnings(struct rb_error *err)
 {
 	for (size_t i = 0; i < err->nwarn; i++) {
@@ -327,11 +350,8 @@ int cmd_run(struct opts *o)
 	struct rb_error err = {0};
 	int code = EXIT_BAD;
 	struct plan *plan = NULL;
-	char *state = NULL, *run_id = NULL, *run_dir = NULL, *inv_bytes = NULL;
-	struct deps deps = {0};
-	struct locks locks = {0};
-	struct journal jn = {.fd = -1};
-	bool ui_on = false;
+	char *state = NULL, *run_id = NULL, *run_dir = NULL;
+	struct session S = {.jn = {.fd = -1}};
 	struct runbook *rb = runbook_load(path, &err);
 	if (!rb)
 		goto out;
@@ -355,12 +375,12 @@ int cmd_run(struct opts *o)
 	if (!plan)
 		goto out;
 	struct engine_opts eo;
-	if (engine_opts_from(o, &eo, &err) < 0 || deps_collect(&deps, rb, o->inventory, &inv_bytes, &err) < 0)
+	if (engine_opts_from(o, &eo, &err) < 0 || deps_collect(&S.deps, rb, o->inventory, &S.inv_bytes, &err) < 0)
 		goto out;
 	if (ui_start(o, &err) < 0)
 		goto out;
-	ui_on = true;
-	if (take_locks(&locks, state, plan, rb->name, started, o->lock_wait_ms, &err) < 0) {
+	S.ui_on = true;
+	if (take_locks(&S.locks, state, plan, rb->name, started, o->lock_wait_ms, &err) < 0) {
 		if (sig_interrupted())
 			code = EXIT_INTR;
 		goto out;
@@ -368,7 +388,7 @@ int cmd_run(struct opts *o)
 	/* Everything is valid and the target is ours: only now is the run
 	 * recorded on disk. */
 	run_dir = run_dir_create(state, run_id, &err);
-	if (!run_dir || save_copies(run_dir, &deps, 0, &err) < 0)
+	if (!run_dir || save_copies(run_dir, &S.deps, 0, &err) < 0)
 		goto out;
 	char *params = params_json(plan, false);
 	char *pfile = xasprintf("%s/params.json", run_dir);
@@ -377,13 +397,13 @@ int cmd_run(struct opts *o)
 	free(pfile);
 	free(ptext);
 	free(params);
-	if (prc < 0 || journal_create(&jn, run_dir, &err) < 0)
+	if (prc < 0 || journal_create(&S.jn, run_dir, &err) < 0)
 		goto out;
-	struct json *j = journal_begin(&jn, "run_start");
+	struct json *j = journal_begin(&S.jn, "run_start");
 	json_kint(j, "version", 1);
 	json_kstr(j, "run", run_id);
 	json_kstr(j, "runbook", rb->name);
-	json_kstr(j, "path", deps.v[0].path);
+	json_kstr(j, "path", S.deps.v[0].path);
 	json_kstr(j, "target", plan->target);
 	json_kstr(j, "user", user_name());
 	json_kstr(j, "machine", machine_name());
@@ -399,7 +419,7 @@ int cmd_run(struct opts *o)
 	free(names);
 	struct sbuf files = {0};
 	json_kraw(j, "params", pj);
-	json_kraw(j, "files", deps_json(&deps, &files));
+	json_kraw(j, "files", deps_json(&S.deps, &files));
 	json_kraw(j, "plan", planj);
 	json_kraw(j, "locks", locksj);
 	if (o->inventory) {
@@ -419,25 +439,17 @@ int cmd_run(struct opts *o)
 	/* the run_start record, then the folder's entries, durable before
 	 * the first step */
 	char *runs = xasprintf("%s/runs", state);
-	if (journal_commit(&jn, true) < 0 || fsync_dir(run_dir) < 0 || fsync_dir(runs) < 0) {
-		rb_error_add(err.n ? &err : &err, "cannot record the run in %s: %s", run_dir,
-			     strerror(jn.error ? jn.error : errno));
+	if (journal_commit(&S.jn, true) < 0 || fsync_dir(run_dir) < 0 || fsync_dir(runs) < 0) {
+		rb_error_add(&err, "cannot record the run in %s: %s", run_dir,
+			     strerror(S.jn.error ? S.jn.error : errno));
 		free(runs);
 		goto out;
 	}
 	free(runs);
-	eo.jn = &jn;
+	eo.jn = &S.jn;
 	code = engine_run(plan, &eo);
 out:
-	if (ui_on)
-		ui_close();
-	journal_close(&jn);
-	locks_release(&locks);
-	if (err.n || err.nwarn)
-		rb_error_print(&err, "runbook");
-	rb_error_release(&err);
-	deps_free(&deps);
-	free(inv_bytes);
+	session_end(&S, &err);
 	plan_free(plan);
 	runbook_free(rb);
 	free(path);
@@ -647,18 +659,15 @@ int cmd_resume(struct opts *o)
 		return bad_usage("resume continues with the target, params and inventory the run started with");
 	struct rb_error err = {0};
 	int code = EXIT_BAD;
-	char *state = state_dir_path(o->state_dir), *id = NULL, *inv_bytes = NULL;
+	char *state = state_dir_path(o->state_dir), *id = NULL;
 	char **own = NULL;
 	size_t nown = 0;
 	struct run_info ri = {0};
 	struct runbook *rb = NULL;
 	struct plan *plan = NULL;
-	struct deps deps = {0};
-	struct locks locks = {0};
-	struct journal jn = {.fd = -1};
+	struct session S = {.jn = {.fd = -1}};
 	struct run_input in = {0};
 	struct sbuf sb = {0};
-	bool ui_on = false;
 
 	if (o->nargs == 2)
 		id = run_find(state, o->args[1], &err);
@@ -694,9 +703,9 @@ int cmd_resume(struct opts *o)
 	if (!(rb = runbook_load(rf->path, &err)))
 		goto out;
 	const char *inventory = jv_str(rs->start, "inventory");
-	if (deps_collect(&deps, rb, inventory, &inv_bytes, &err) < 0)
+	if (deps_collect(&S.deps, rb, inventory, &S.inv_bytes, &err) < 0)
 		goto out;
-	if (compare_files(rs, &deps, &sb) && !o->use_current) {
+	if (compare_files(rs, &S.deps, &sb) && !o->use_current) {
 		rb_error_add(&err, "run %s cannot be resumed as it is: files changed since it started:\n%s"
 				   "  resume with --use-current to continue with the current text (steps are matched by id)",
 			     id, sbuf_str(&sb));
@@ -729,20 +738,20 @@ int cmd_resume(struct opts *o)
 	struct engine_opts eo;
 	if (engine_opts_from(o, &eo, &err) < 0 || ui_start(o, &err) < 0)
 		goto out;
-	ui_on = true;
-	if (take_locks(&locks, state, plan, rb->name, in.started ? in.started : "?", o->lock_wait_ms, &err) < 0) {
+	S.ui_on = true;
+	if (take_locks(&S.locks, state, plan, rb->name, in.started ? in.started : "?", o->lock_wait_ms, &err) < 0) {
 		if (sig_interrupted())
 			code = EXIT_INTR;
 		goto out;
 	}
-	if (journal_reopen(&jn, rs, &err) < 0)
+	if (journal_reopen(&S.jn, rs, &err) < 0)
 		goto out;
 	if (rs->torn_line)
 		fprintf(stderr, "runbook: warning: %s:%d: dropped a torn last record (%zu bytes): the write that made "
 				"it never finished\n", rs->path, rs->torn_line, rs->torn_bytes);
-	if (o->use_current && save_copies(ri.dir, &deps, jn.seq + 1, &err) < 0)
+	if (o->use_current && save_copies(ri.dir, &S.deps, S.jn.seq + 1, &err) < 0)
 		goto out;
-	struct json *j = journal_begin(&jn, "resume");
+	struct json *j = journal_begin(&S.jn, "resume");
 	json_kint(j, "pid", (long long)getpid());
 	json_kstr(j, "user", user_name());
 	json_kstr(j, "machine", machine_name());
@@ -750,36 +759,28 @@ int cmd_resume(struct opts *o)
 	json_kbool(j, "use_current", o->use_current);
 	json_kbool(j, "rerun_interrupted", o->rerun_interrupted);
 	struct sbuf files = {0};
-	json_kraw(j, "files", deps_json(&deps, &files));
+	json_kraw(j, "files", deps_json(&S.deps, &files));
 	sbuf_release(&files);
 	if (o->use_current) {
 		char *planj = plan_json(plan);
 		json_kraw(j, "plan", planj);
 		free(planj);
 	}
-	if (journal_commit(&jn, true) < 0) {
-		rb_error_add(&err, "cannot write the journal %s: %s", jn.path, strerror(jn.error));
+	if (journal_commit(&S.jn, true) < 0) {
+		rb_error_add(&err, "cannot write the journal %s: %s", S.jn.path, strerror(S.jn.error));
 		goto out;
 	}
-	eo.jn = &jn;
+	eo.jn = &S.jn;
 	eo.prior = rs;
 	code = engine_run(plan, &eo);
 out:
-	if (ui_on)
-		ui_close();
-	journal_close(&jn);
-	locks_release(&locks);
-	if (err.n || err.nwarn)
-		rb_error_print(&err, "runbook");
-	rb_error_release(&err);
+	session_end(&S, &err);
 	sbuf_release(&sb);
 	free(in.pnames);
 	free(in.pvalues);
 	for (size_t i = 0; i < nown; i++)
 		free(own[i]);
 	free(own);
-	deps_free(&deps);
-	free(inv_bytes);
 	plan_free(plan);
 	runbook_free(rb);
 	run_info_release(&ri);

@@ -25,17 +25,6 @@ static uint32_t seed_of(const char *nonce)
 	return crc32_update(0, nonce, strlen(nonce));
 }
 
-static void iso_now(char *buf, size_t n)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	struct tm tm;
-	gmtime_r(&ts.tv_sec, &tm);
-	char s[32];
-	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, n, "%s.%03dZ", s, (int)(ts.tv_nsec / 1000000) % 1000);
-}
-
 const char *machine_name(void)
 {
 	static char name[256];
@@ -135,7 +124,7 @@ int journal_reopen(struct journal *jn, const struct run_state *rs, struct rb_err
 struct json *journal_begin(struct journal *jn, const char *event)
 {
 	char t[40];
-	iso_now(t, sizeof(t));
+	iso_time_now(t, sizeof(t));
 	json_begin(&jn->rec);
 	json_kint(&jn->rec, "seq", jn->seq + 1);
 	json_kstr(&jn->rec, "time", t);

@@ -201,14 +201,8 @@ void ui_error(const char *fmt, ...)
 struct json *ui_event_begin(const char *event)
 {
 	json_begin(&ev);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	struct tm tm;
-	gmtime_r(&ts.tv_sec, &tm);
-	char buf[64];
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	char full[80];
-	snprintf(full, sizeof(full), "%s.%03ldZ", buf, ts.tv_nsec / 1000000);
+	char full[40];
+	iso_time_now(full, sizeof(full));
 	json_kstr(&ev, "time", full);
 	json_kstr(&ev, "event", event);
 	return &ev;

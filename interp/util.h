@@ -88,5 +88,7 @@ int parse_uint(const char *s, long long *out);
 
 bool str_has_suffix(const char *s, const char *suffix);
 long long now_ms(void); /* CLOCK_MONOTONIC */
+/* The wall-clock time now, UTC, as 2026-11-21T19:04:55.123Z (n ≥ 32). */
+void iso_time_now(char *buf, size_t n);
 
 #endif

@@ -7,6 +7,8 @@
 #   expect_rc N "what"   the last rb exited N
 #   out_has TEXT / err_has TEXT / out_lacks TEXT / err_lacks TEXT
 #   gone PID / group_gone PGID   a process (group) has ended
+#   wait_for FILE        up to ~20 s for FILE to be non-empty (a wait, not
+#                        a timing assertion)
 # Every script gets its own sandbox $T (removed at exit) and state dir.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -86,4 +88,13 @@ file() {
 	mkdir -p "$(dirname "$T/$1")"
 	cat >"$T/$1"
 	printf '%s\n' "$T/$1"
+}
+
+wait_for() {
+	_i=0
+	while [ ! -s "$1" ] && [ $_i -lt 400 ]; do
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	[ -s "$1" ]
 }

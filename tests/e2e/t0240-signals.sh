@@ -5,15 +5,6 @@
 # resumable), the step is reported "interrupted".  Also a signal during a
 # retry delay.
 . "$(dirname "$0")/../lib.sh"
-# wait_for FILE: up to ~10 s for FILE to be non-empty (not a timing assertion)
-wait_for() {
-	i=0
-	while [ ! -s "$1" ] && [ $i -lt 200 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	[ -s "$1" ]
-}
 # start ARGS: the runbook in the background; sets $rbpid
 start() {
 	RUNBOOK_KILL_GRACE=300ms ${RUNBOOK_WRAP:-} "$RUNBOOK" "$@" >"$out" 2>"$err" </dev/null &

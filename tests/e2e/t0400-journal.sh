@@ -12,15 +12,6 @@
 # param survive a resume exactly.
 . "$(dirname "$0")/../lib.sh"
 
-# wait_for FILE: up to ~10 s for FILE to be non-empty (not a timing assertion)
-wait_for() {
-	i=0
-	while [ ! -s "$1" ] && [ $i -lt 200 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	[ -s "$1" ]
-}
 
 # py_check "what" PYTHON-ARGS...: one assertion made by a python script
 # (exit 0 = pass); its output is shown when it fails.

@@ -13,15 +13,6 @@
 locks="$RUNBOOK_STATE_DIR/locks"
 me="$(id -un)@$(uname -n)"
 
-# wait_for FILE: up to ~20 s for FILE to be non-empty (not a timing assertion)
-wait_for() {
-	i=0
-	while [ ! -s "$1" ] && [ $i -lt 400 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	[ -s "$1" ]
-}
 # wait_grep TEXT FILE: up to ~20 s for FILE to contain TEXT
 wait_grep() {
 	i=0

@@ -14,14 +14,6 @@ me="$(id -un)@$(uname -n)"
 secret=s3cr3t-V4lue-9137
 runs="$RUNBOOK_STATE_DIR/runs"
 
-wait_for() {
-	i=0
-	while [ ! -s "$1" ] && [ $i -lt 400 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	[ -s "$1" ]
-}
 # py FILE CODE: runs python code with j = the JSON in FILE (parsed from
 # strict UTF-8); exit status is the code's
 py() {
