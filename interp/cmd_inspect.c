@@ -500,6 +500,7 @@ int cmd_lock(struct opts *o)
 				VEC_PUSH(hosts, n, cap, inv->groups[g].members[m]);
 	if (!n)
 		VEC_PUSH(hosts, n, cap, target);
+	int code = 0;
 	for (size_t i = 0; i < n; i++) {
 		bool live;
 		char *who = lock_describe(state, hosts[i], &live, NULL);
@@ -509,19 +510,24 @@ int cmd_lock(struct opts *o)
 			printf("%s: %s %s\n", hosts[i], live ? "locked by" : "stale lock (its process is gone; the next run takes it over), left by", who);
 		if (o->brk && who) {
 			if (lock_break(state, hosts[i]) < 0) {
-				fprintf(stderr, "runbook: cannot break the lock on '%s': %s\n", hosts[i], strerror(errno));
+				if (errno == EBUSY) {
+					fprintf(stderr, "runbook: '%s' is held by %s, a process that is still running: a lock "
+							"cannot be broken under it; stop that process (its lock goes with it), "
+							"then resume its run\n", hosts[i], who);
+					code = EXIT_BAD;
+				} else {
+					fprintf(stderr, "runbook: cannot break the lock on '%s': %s\n", hosts[i], strerror(errno));
+					code = EXIT_FAILED;
+				}
 				free(who);
 				continue;
 			}
-			printf("%s: lock broken (it was held by %s)\n", hosts[i], who);
-			if (live)
-				fprintf(stderr, "runbook: warning: that process is still running and no longer excludes "
-						"others: stop it first if it must not go on\n");
+			printf("%s: lock broken (it was left by %s)\n", hosts[i], who);
 		}
 		free(who);
 	}
 	free(hosts);
 	inventory_free(inv);
 	free(state);
-	return 0;
+	return code;
 }

@@ -298,10 +298,12 @@ static void print_warnings(struct rb_error *err)
 }
 
 static int take_locks(struct locks *ls, const char *state, struct plan *p, const char *runbook,
-		      const char *started, long long wait_ms, struct rb_error *err)
+		      long long wait_ms, struct rb_error *err)
 {
 	char **names = target_names(p);
-	struct lock_holder me = {p->run_id, runbook, user_name(), machine_name(), started, (long long)getpid()};
+	char now[40];
+	iso_time_now(now, sizeof(now));
+	struct lock_holder me = {p->run_id, runbook, user_name(), machine_name(), now, (long long)getpid()};
 	int rc = locks_take(ls, state, (const char *const *)names, p->ntarget, &me, wait_ms, err);
 	free(names);
 	print_warnings(err);
@@ -380,7 +382,7 @@ int cmd_run(struct opts *o)
 	if (ui_start(o, &err) < 0)
 		goto out;
 	S.ui_on = true;
-	if (take_locks(&S.locks, state, plan, rb->name, started, o->lock_wait_ms, &err) < 0) {
+	if (take_locks(&S.locks, state, plan, rb->name, o->lock_wait_ms, &err) < 0) {
 		if (sig_interrupted())
 			code = EXIT_INTR;
 		goto out;
@@ -438,8 +440,13 @@ int cmd_run(struct opts *o)
 	sbuf_release(&files);
 	/* the run_start record, then the folder's entries, durable before
 	 * the first step */
-	char *runs = xasprintf("%s/runs", state);
-	if (journal_commit(&S.jn, true) < 0 || fsync_dir(run_dir) < 0 || fsync_dir(runs) < 0) {
+	/* the entries that lead to the journal: the run folder (and its
+	 * modules/), runs/ and the state folder (both may be new) */
+	char *runs = xasprintf("%s/runs", state), *mods = xasprintf("%s/modules", run_dir);
+	if (access(mods, F_OK) == 0)
+		fsync_dir(mods);
+	free(mods);
+	if (journal_commit(&S.jn, true) < 0 || fsync_dir(run_dir) < 0 || fsync_dir(runs) < 0 || fsync_dir(state) < 0) {
 		rb_error_add(&err, "cannot record the run in %s: %s", run_dir,
 			     strerror(S.jn.error ? S.jn.error : errno));
 		free(runs);
@@ -537,8 +544,22 @@ static char *ask_secret(const char *name)
  * not secret, then secrets given again on this command line (or asked
  * for).  Secrets from the environment, a params file or the inventory are
  * read again from there by plan_resolve. */
-static int resume_params(const struct opts *o, const struct run_state *rs, struct run_input *in, char ***own,
-			 size_t *nown, struct rb_error *err)
+static bool rb_has_param(const struct runbook *rb, const char *name)
+{
+	for (size_t i = 0; i < rb->nparams; i++)
+		if (!strcmp(rb->params[i].name, name))
+			return true;
+	return false;
+}
+
+/* -p for the resumed plan: the recorded values of every param that is
+ * not secret, then secrets given again on this command line (or asked
+ * for).  Secrets from the environment, a params file or the inventory are
+ * read again from there by plan_resolve.  With --use-current, a param the
+ * runbook no longer has is dropped, and one it gained may be given with
+ * -p.  0, -1 with err set, or EXIT_INTR when the operator interrupted. */
+static int resume_params(const struct opts *o, const struct run_state *rs, const struct runbook *rb,
+			 struct run_input *in, char ***own, size_t *nown, struct rb_error *err)
 {
 	const struct jv *params = jv_get(rs->start, "params");
 	size_t cap = 0, vcap = 0, np = 0, ocap = 0;
@@ -549,10 +570,16 @@ static int resume_params(const struct opts *o, const struct run_state *rs, struc
 				known = true;
 				secret = jv_bool(&params->v[k], "secret");
 			}
+		if (!known && o->use_current && rb_has_param(rb, o->pnames[i])) {
+			VEC_PUSH(in->pnames, np, cap, o->pnames[i]);
+			np--;
+			VEC_PUSH(in->pvalues, np, vcap, o->pvalues[i]);
+			continue;
+		}
 		if (!known || !secret) {
 			rb_error_add(err, "-p %s: %s", o->pnames[i],
 				     known ? "params keep the values the run started with; only secret params are given again"
-					   : "the run has no such param");
+					   : "the run has no such param (a param the runbook gained is given with --use-current)");
 			return -1;
 		}
 	}
@@ -561,6 +588,12 @@ static int resume_params(const struct opts *o, const struct run_state *rs, struc
 		const char *name = jv_str(pv, "name"), *value = jv_str(pv, "value"), *source = jv_str(pv, "source");
 		if (!name)
 			continue;
+		if (!rb_has_param(rb, name)) {
+			if (o->use_current)
+				fprintf(stderr, "runbook: --use-current: param '%s' is gone from the runbook: its recorded "
+						"value is dropped\n", name);
+			continue; /* without --use-current the changed file was refused */
+		}
 		if (!jv_bool(pv, "secret")) {
 			if (value) {
 				VEC_PUSH(in->pnames, np, cap, name);
@@ -575,10 +608,15 @@ static int resume_params(const struct opts *o, const struct run_state *rs, struc
 				given = o->pvalues[i];
 		if (!given && source && !strcmp(source, "-p")) {
 			char *v = ask_secret(name);
+			if (!v && sig_interrupted()) {
+				in->np = np;
+				return EXIT_INTR;
+			}
 			if (!v) {
 				rb_error_add(err, "secret param '%s' was given with -p when the run started and is not "
 						  "recorded: give it again (runbook resume %s -p %s=...)",
 					     name, rs->run_id, name);
+				in->np = np;
 				return -1;
 			}
 			VEC_PUSH(*own, *nown, ocap, v);
@@ -717,7 +755,12 @@ int cmd_resume(struct opts *o)
 	in.run_id = rs->run_id;
 	in.run_dir = ri.dir;
 	in.started = jv_str(rs->start, "started");
-	if (resume_params(o, rs, &in, &own, &nown, &err) < 0)
+	int prc = resume_params(o, rs, rb, &in, &own, &nown, &err);
+	if (prc == EXIT_INTR) {
+		code = EXIT_INTR;
+		goto out;
+	}
+	if (prc < 0)
 		goto out;
 	plan = plan_resolve(rb, &in, &err);
 	if (!plan) {
@@ -739,9 +782,24 @@ int cmd_resume(struct opts *o)
 	if (engine_opts_from(o, &eo, &err) < 0 || ui_start(o, &err) < 0)
 		goto out;
 	S.ui_on = true;
-	if (take_locks(&S.locks, state, plan, rb->name, in.started ? in.started : "?", o->lock_wait_ms, &err) < 0) {
+	if (take_locks(&S.locks, state, plan, rb->name, o->lock_wait_ms, &err) < 0) {
 		if (sig_interrupted())
 			code = EXIT_INTR;
+		goto out;
+	}
+	/* The target is ours now.  Another resume of this run may have gone
+	 * between our first read and the lock: read again, and go on only
+	 * if nothing was appended meanwhile. */
+	struct run_state again;
+	struct rb_error e2 = {0};
+	int same = journal_replay(rs->path, &again, &e2) == 0 && again.nrecs == rs->nrecs &&
+		   again.good_len == rs->good_len && again.torn_bytes == rs->torn_bytes;
+	run_state_release(&again);
+	rb_error_release(&e2);
+	if (!same) {
+		rb_error_add(&err, "run %s changed while this resume was starting (another resume of it ran "
+				   "meanwhile): see 'runbook status %s', then resume again",
+			     id, id);
 		goto out;
 	}
 	if (journal_reopen(&S.jn, rs, &err) < 0)

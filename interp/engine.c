@@ -242,7 +242,9 @@ static void store_results(struct step_exec *x, bool ran)
 			size_t len = k->len;
 			while (len && k->buf[len - 1] == '\n')
 				len--;
-			char *v = ran && k->buf ? xstrndup(k->buf, len) : xstrdup("");
+			/* output recorded masked (it held a secret) is not brought
+			 * back: reading it fails clearly rather than give "***" */
+			char *v = x->out_lost[i] ? NULL : ran && k->buf ? xstrndup(k->buf, len) : xstrdup("");
 			if (i == 0)
 				r->out = v;
 			else
@@ -337,15 +339,6 @@ static void exec_started(void *ctx, long pgid)
 	rec_commit(x->eng, false);
 }
 
-/* Adds a masked copy of s to the record (outputs and captures may hold a
- * secret printed by a command). */
-static void rec_masked(struct engine *E, struct json *j, const char *key, const char *s, size_t n)
-{
-	char *m = mask_secrets(E->plan, s, n, NULL);
-	json_kstr(j, key, m);
-	free(m);
-}
-
 static void rec_step_end(struct step_exec *x, const char *status, long long ms, const char *settled)
 {
 	struct engine *E = x->eng;
@@ -360,11 +353,29 @@ static void rec_step_end(struct step_exec *x, const char *status, long long ms, 
 	if (x->why)
 		json_kstr(j, "reason", x->why);
 	/* what later steps may read: steps.ID.stdout/stderr and captures */
+	struct sbuf lost = {0};
 	for (int i = 0; i < 2; i++) {
 		struct sbuf *k = &x->out[i].keep;
-		if (k->len)
-			rec_masked(E, j, i ? "stderr" : "stdout", k->buf, k->len);
+		size_t len = k->len;
+		/* the 64 KiB cut may fall inside a secret: what a mask cannot
+		 * recognise is not written */
+		if (x->out[i].kept_all && E->plan->max_secret > 1)
+			len -= len < E->plan->max_secret - 1 ? len : E->plan->max_secret - 1;
+		if (!len)
+			continue;
+		char *m = mask_secrets(E->plan, k->buf, len, NULL);
+		json_kstr(j, i ? "stderr" : "stdout", m);
+		if (strlen(m) != len || memcmp(m, k->buf, len)) {
+			sbuf_adds(&lost, lost.len ? "," : "[");
+			json_quote(&lost, i ? "stderr" : "stdout");
+		}
+		free(m);
 	}
+	if (lost.len) {
+		sbuf_addc(&lost, ']');
+		json_kraw(j, "masked_output", sbuf_str(&lost));
+	}
+	sbuf_release(&lost);
 	if (x->cap_val && st->ncaps) {
 		struct json c = {.exact = true}, m = {.exact = true};
 		json_begin(&c);
@@ -415,6 +426,10 @@ static void restore_results(struct step_exec *x, const struct jv *end)
 		if (o)
 			sbuf_adds(&x->out[i].keep, o);
 	}
+	const struct jv *lost = jv_get(end, "masked_output");
+	for (size_t k = 0; lost && lost->t == JV_ARR && k < lost->n; k++)
+		if (lost->v[k].t == JV_STR)
+			x->out_lost[strcmp(lost->v[k].s, "stdout") ? 1 : 0] = true;
 	const struct jv *caps = jv_get(end, "captures");
 	const struct jv *masked = jv_get(end, "masked");
 	if (!x->cap_val)
@@ -574,7 +589,8 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 		return status;
 	}
 
-	if (st->when) {
+	/* a step with a record passed its `when` back then: not decided again */
+	if (st->when && !was) {
 		const char *bad = NULL;
 		int w = expr_eval(st->when, plan_lookup, &x.lk, &bad);
 		lookup_release(&x.lk);
@@ -816,6 +832,8 @@ static bool walk(struct engine *E, struct pstep *v, size_t n, bool keep_going, i
 			const struct step_state *was = NULL;
 			if (E->opt.prior && (phase < 2 || E->fin_carry))
 				was = run_state_step(E->opt.prior, ps->id, "");
+			if (was && strcmp(was->status, "skipped") && strcmp(was->status, "entered"))
+				was = NULL; /* its `when` could not be decided: again */
 			if (was && !strcmp(was->status, "skipped")) {
 				ui_step_end(0, 0, title, NULL, "skipped", -1, "skipped earlier", ps->depth);
 				skip_span(E, v, i, ps->span, "skipped");
@@ -823,7 +841,9 @@ static bool walk(struct engine *E, struct pstep *v, size_t n, bool keep_going, i
 				free(title);
 				continue;
 			}
-			if (st->when) {
+			/* entered before: its `when` held then, and steps under it
+			 * may have run — it is not decided again */
+			if (st->when && !was) {
 				struct lookup lk = {.plan = E->plan, .scope = ps->scope,
 						    .host = ps->nhosts ? ps->hosts[0] : NULL};
 				w = expr_eval(st->when, plan_lookup, &lk, &bad);
@@ -871,6 +891,10 @@ static bool walk(struct engine *E, struct pstep *v, size_t n, bool keep_going, i
 				}
 				i += ps->span;
 			} else {
+				if (!was) {
+					rec_begin(E, "group_enter", ps, NULL);
+					rec_commit(E, true);
+				}
 				ui_group(title, ps->depth);
 			}
 			free(title);

@@ -54,6 +54,7 @@ struct step_exec {
 	struct sbuf logbuf;  /* log lines not yet written (one write per chunk) */
 	/* what the current attempt saw */
 	struct stream out[2];
+	bool out_lost[2];    /* resumed: this output was recorded masked */
 	struct regex *expect_re[2];
 	bool expect_hit[2];
 	struct regex **cap_re;

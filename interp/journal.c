@@ -108,6 +108,14 @@ int journal_reopen(struct journal *jn, const struct run_state *rs, struct rb_err
 		jn->path = NULL;
 		return -1;
 	}
+	/* The file must be what was replayed: another writer would make our
+	 * sequence numbers (and the cut below) wrong. */
+	struct stat st;
+	if (fstat(jn->fd, &st) < 0 || st.st_size != rs->good_len + (off_t)rs->torn_bytes) {
+		rb_error_add(err, "%s changed since it was read (another process is writing it?)", jn->path);
+		journal_close(jn);
+		return -1;
+	}
 	/* A torn tail would sit in the middle once we append: cut it off. */
 	if (rs->torn_line && (ftruncate(jn->fd, rs->good_len) < 0 || fdatasync(jn->fd) < 0)) {
 		rb_error_add(err, "cannot cut the torn last record off %s: %s", jn->path, strerror(errno));
@@ -347,7 +355,10 @@ static int fold(struct run_state *rs, struct rb_error *err)
 		if (!strcmp(ev, "run_end")) {
 			rs->end = v;
 			rs->exit_code = (int)jv_int(v, "exit", 1);
-			rs->finally_open = false;
+			/* a run paused or interrupted inside finally has not ended:
+			 * its finally steps keep their state */
+			if (rs->exit_code != 4 && rs->exit_code != 130)
+				rs->finally_open = false;
 			continue;
 		}
 		if (!strcmp(ev, "phase")) {
@@ -362,7 +373,8 @@ static int fold(struct run_state *rs, struct rb_error *err)
 			continue;
 		}
 		const char *step = jv_str(v, "step");
-		if (!strcmp(ev, "precondition") || !strncmp(ev, "step_", 5) || !strncmp(ev, "confirm_", 8)) {
+		if (!strcmp(ev, "precondition") || !strncmp(ev, "step_", 5) || !strncmp(ev, "confirm_", 8) ||
+		    !strcmp(ev, "group_enter")) {
 			if (!step) {
 				rb_error_add(err, "%s:%d: a %s record without its step", rs->path, r->line, ev);
 				return -1;
@@ -399,6 +411,11 @@ static int fold(struct run_state *rs, struct rb_error *err)
 			s->ms = jv_int(v, "duration_ms", 0);
 			s->end = v;
 			s->settled = jv_str(v, "settled");
+		} else if (!strcmp(ev, "group_enter")) {
+			struct step_state *s = step_of(rs, step, "", &cap);
+			s->phase = phase;
+			s->status = "entered";
+			s->group = true;
 		} else if (!strcmp(ev, "step_skip")) {
 			struct step_state *s = step_of(rs, step, host, &cap);
 			s->phase = phase;
@@ -488,14 +505,15 @@ void run_state_release(struct run_state *rs)
 	memset(rs, 0, sizeof(*rs));
 }
 
-/* Does the environment of process pid hold every one of tags ("K=V")? */
-static bool environ_has(const char *pid, const char *const *tags, size_t ntags)
+/* Does the environment of process pid hold every one of tags ("K=V")?
+ * 1 yes, 0 no, -1 unreadable (gone, or another user's: sudo). */
+static int environ_has(const char *pid, const char *const *tags, size_t ntags)
 {
 	char path[300];
 	snprintf(path, sizeof(path), "/proc/%s/environ", pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false; /* gone, or another user's (sudo): pgid covers those */
+		return -1;
 	struct sbuf sb = {0};
 	char buf[4096];
 	ssize_t n;
@@ -545,7 +563,11 @@ bool step_running(const struct run_state *rs, const char *step, long long pgid)
 		long long ppid, pgrp;
 		if (!r || sscanf(r + 1, " %c %lld %lld", &state, &ppid, &pgrp) != 3 || state == 'Z')
 			continue;
-		if ((pgid > 1 && pgrp == pgid) || environ_has(e->d_name, (const char *const *)tags, 2))
+		/* ours: it carries the step's tags, or it is in the recorded
+		 * process group and its environment cannot be read (sudo) —
+		 * a readable one without the tags is a recycled pgid */
+		int tagged = environ_has(e->d_name, (const char *const *)tags, 2);
+		if (tagged == 1 || (tagged < 0 && pgid > 1 && pgrp == pgid))
 			live = true;
 	}
 	if (d)

@@ -93,7 +93,9 @@ static int take_one(struct lock *l, const char *state_dir, const char *host, con
 		rb_error_add(err, "cannot open the lock %s: %s", l->path, strerror(errno));
 		return -1;
 	}
-	long long deadline = now_ms() + wait_ms;
+	/* `status` and `lock` look at a lock by taking it shared for an
+	 * instant: a short grace keeps such a look from refusing a run */
+	long long deadline = now_ms() + (wait_ms > 250 ? wait_ms : 250);
 	bool told = false;
 	while (flock(l->fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno != EWOULDBLOCK && errno != EINTR) {
@@ -106,12 +108,12 @@ static int take_one(struct lock *l, const char *state_dir, const char *host, con
 		long long left = deadline - now_ms();
 		if (left <= 0 || sig_interrupted()) {
 			rb_error_add(err, "target '%s' is locked by %s%s", host, who,
-				     wait_ms ? " (gave up waiting)"
+				     sig_interrupted() ? " (interrupted while waiting)" : wait_ms ? " (gave up waiting)"
 					     : "; wait with --lock-wait DURATION, or see 'runbook lock' if it is stuck");
 			free(who);
 			return -1;
 		}
-		if (!told) {
+		if (!told && wait_ms) {
 			fprintf(stderr, "runbook: waiting for the lock on '%s', held by %s\n", host, who);
 			told = true;
 		}
@@ -215,24 +217,39 @@ char *lock_describe(const char *state_dir, const char *host, bool *live, char **
 	if (fd < 0)
 		return NULL;
 	char *text = read_fd(fd);
-	char *d = NULL;
-	if (flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+	/* held for an instant only: take_one allows for such a look */
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK)
 		*live = true;
-		d = blank(text) ? xstrdup("a runbook process that has not written its details yet") : describe(text, run);
-	} else if (!blank(text)) {
-		d = describe(text, run);
-	}
-	free(text);
+	else
+		flock(fd, LOCK_UN);
 	close(fd);
+	char *d = NULL;
+	if (*live)
+		d = blank(text) ? xstrdup("a runbook process that has not written its details yet") : describe(text, run);
+	else if (!blank(text))
+		d = describe(text, run);
+	free(text);
 	return d;
 }
 
 int lock_break(const char *state_dir, const char *host)
 {
 	char *path = lock_path(state_dir, host);
-	int rc = unlink(path);
-	int e = errno;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
 	free(path);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	/* a live holder keeps its flock whatever happens to the file: only
+	 * ending that process frees the target */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno == EWOULDBLOCK ? EBUSY : errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	int rc = ftruncate(fd, 0) == 0 && fdatasync(fd) == 0 ? 0 : -1;
+	int e = errno;
+	close(fd);
 	errno = e;
-	return rc < 0 && e == ENOENT ? 0 : rc;
+	return rc;
 }

@@ -15,7 +15,7 @@
 #include "util.h"
 
 struct lock_holder {
-	const char *run, *runbook, *user, *machine, *started;
+	const char *run, *runbook, *user, *machine, *started; /* started: when the lock was taken */
 	long long pid;
 };
 
@@ -43,7 +43,8 @@ void locks_release(struct locks *ls);
  * receives the holder's run id when non-NULL (malloc'ed). */
 char *lock_describe(const char *state_dir, const char *host, bool *live, char **run);
 
-/* Removes host's lock file (runbook lock --break).  0, or -1 (errno). */
+/* Clears a stale lock's holder record (runbook lock --break).  0, or -1
+ * with errno: EBUSY when a live process holds it (end that process). */
 int lock_break(const char *state_dir, const char *host);
 
 #endif

@@ -157,17 +157,13 @@ char *run_find(const char *state_dir, const char *arg, struct rb_error *err)
 	char *found = NULL;
 	size_t nprefix = 0;
 	const char *first = NULL;
-	for (size_t i = 0; i < n && !found; i++) {
+	for (size_t i = 0; i < n && !found; i++)
 		if (!strcmp(ids[i], arg))
 			found = xstrdup(ids[i]);
-		else if (!strncmp(ids[i], arg, strlen(arg)) && nprefix++ == 0)
-			first = ids[i];
-	}
-	if (!found && nprefix == 1)
-		found = xstrdup(first);
 	if (!found) {
 		/* a runbook name: its newest run by recorded start (ids only
-		 * hold the second, and end in a random part) */
+		 * hold the second, and end in a random part) — before prefixes,
+		 * so that "db" never means a run of "db-migrate" */
 		struct run_info best = {0};
 		for (size_t i = 0; i < n; i++) {
 			if (!id_of_runbook(ids[i], arg))
@@ -187,6 +183,11 @@ char *run_find(const char *state_dir, const char *arg, struct rb_error *err)
 			found = xstrdup(best.id);
 		run_info_release(&best);
 	}
+	for (size_t i = 0; i < n && !found; i++)
+		if (!strncmp(ids[i], arg, strlen(arg)) && nprefix++ == 0)
+			first = ids[i];
+	if (!found && nprefix == 1)
+		found = xstrdup(first);
 	if (!found) {
 		if (nprefix > 1)
 			rb_error_add(err, "'%s' matches %zu runs: give more of the run id (see 'runbook status')", arg,

@@ -229,8 +229,10 @@ int ui_read_answer(char *buf, size_t n)
 				return -1;
 			continue;
 		}
-		if (r <= 0)
+		if (r <= 0) {
+			buf[len] = '\0';
 			return len ? 0 : -1;
+		}
 		if (c == '\n')
 			break;
 		if (len + 1 < n)

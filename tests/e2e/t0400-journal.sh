@@ -153,6 +153,7 @@ want = [
     ('step_start', 'one'), ('step_pid', 'one'), ('step_end', 'one'),
     ('step_skip', 'never'),
     ('step_start', 'gate'), ('confirm_ask', 'gate'), ('confirm_answer', 'gate'), ('step_end', 'gate'),
+    ('group_enter', 'put'),
     ('step_start', 'put.write'), ('step_pid', 'put.write'), ('step_end', 'put.write'),
     ('step_start', 'last'), ('step_pid', 'last'), ('step_end', 'last'),
     ('phase', 'finally'),
@@ -181,7 +182,7 @@ for r in recs:
         open_step = None
     elif e in ('step_pid', 'confirm_ask', 'confirm_answer'):
         assert open_step == s or (e == 'step_pid' and phase is None), 'seq %d: %s of %s outside it' % (r['seq'], e, s)
-    elif e in ('step_skip', 'phase', 'run_end', 'precondition'):
+    elif e in ('step_skip', 'phase', 'run_end', 'precondition', 'group_enter'):
         assert open_step is None, 'seq %d: %s while %s is open' % (r['seq'], e, open_step)
         if e == 'phase':
             phase = r['phase']

@@ -5,7 +5,7 @@
 # --lock-wait waits (one "waiting" line) and proceeds when the lock is
 # released, or gives up; a lock left by a SIGKILLed run is stale and taken
 # over with a warning; released locks are emptied; `runbook lock` shows
-# locked / stale / not locked, --break removes the file (warning when the
+# locked / stale / not locked, --break clears a stale record (refused when the
 # holder still runs); with an inventory a group locks, and shows, each of
 # its hosts.
 . "$(dirname "$0")/../lib.sh"
@@ -201,8 +201,8 @@ rb lock local
 check "lock: a hand-written unlocked record is stale" test "$(cat "$out")" = "local: stale lock (its process is gone; the next run takes it over), left by $ghost"
 rb lock local --break
 expect_rc 0 "--break on a stale lock: exit 0"
-check "--break says what it broke" test "$(cat "$out")" = "local: lock broken (it was held by $ghost)"
-check "--break removes the file" test ! -e "$locks/local.lock"
+check "--break says what it broke" test "$(cat "$out")" = "local: lock broken (it was left by $ghost)"
+check "--break empties the record (the file stays: never unlinked under a waiter)" test -e "$locks/local.lock" -a ! -s "$locks/local.lock"
 err_lacks "warning"
 rb lock local --break
 expect_rc 0 "--break on a free target: exit 0"
@@ -214,14 +214,14 @@ bpid=$bgpid
 wait_for "$T/b.started"
 b_id=$(json "$locks/local.lock" 'j["run"]' 2>/dev/null)
 rb lock local --break
-expect_rc 0 "--break on a live lock: exit 0"
-out_has "local: lock broken (it was held by $me pid $(cat "$T/b.started" 2>/dev/null), run $b_id (hold)"
-err_has "warning: that process is still running"
-check "--break removed the live lock's file" test ! -e "$locks/local.lock"
+expect_rc 2 "--break on a live lock is refused: exit 2"
+err_has "is held by $me pid $(cat "$T/b.started" 2>/dev/null), run $b_id (hold)"
+err_has "a process that is still running: a lock cannot be broken under it; stop that process"
+check "--break left the live lock in place" test -s "$locks/local.lock"
 rm -f "$T/other-ran"
 rb run "$other" -p dir="$T"
-expect_rc 0 "after --break another run may take the target"
-check "that run ran" test -s "$T/other-ran"
+expect_rc 2 "the live lock still excludes another run"
+check "that run did not run" test ! -e "$T/other-ran"
 touch "$T/b.go"
 wait "$bpid"
 rc=$?
@@ -289,8 +289,8 @@ beta: stale lock (its process is gone; the next run takes it over), left by $gho
 rb lock app --inventory "$inv" --break
 expect_rc 0 "--break GROUP: exit 0"
 out_has "alpha: not locked"
-out_has "beta: lock broken (it was held by $ghost)"
-check "--break GROUP removed the stale member's file" test ! -e "$locks/beta.lock"
+out_has "beta: lock broken (it was left by $ghost)"
+check "--break GROUP emptied the stale member's record" test ! -s "$locks/beta.lock"
 
 # an unreadable holder record is stale too, and taken over
 printf 'not json{\n' >"$locks/local.lock"
