@@ -420,7 +420,8 @@ int cmd_log(struct opts *o)
 		if (str_has_suffix(e->d_name, ".log") && log_matches(e->d_name, step))
 			VEC_PUSH(files, n, cap, xstrdup(e->d_name));
 	closedir(d);
-	qsort(files, n, sizeof(char *), cmp_names);
+	if (n)
+		qsort(files, n, sizeof(char *), cmp_names);
 	if (!n) {
 		rb_error_add(&err, step ? "run %s has no log for step '%s' (steps that never started have none)"
 				       : "run %s has no step logs yet%s",
