@@ -44,11 +44,6 @@ static long long run_duration(const struct run_state *rs)
 
 /* --- what resume would do ------------------------------------------------- */
 
-static bool done_status(const char *s)
-{
-	return !strcmp(s, "ok") || !strcmp(s, "failed (allowed)") || !strcmp(s, "skipped");
-}
-
 /* One sentence: the first step resume would act on, and how.  Written
  * from the recorded plan, so it needs neither the runbook nor secrets. */
 static char *next_action(const struct run_info *ri)
@@ -70,7 +65,7 @@ static char *next_action(const struct run_info *ri)
 		for (size_t h = 0; h < e->hosts->n; h++) {
 			const char *hn = e->hosts->v[h].t == JV_STR ? e->hosts->v[h].s : "";
 			const struct step_state *s = run_state_step(rs, e->id, hn);
-			if (s && done_status(s->status))
+			if (step_state_done(s))
 				continue;
 			todo++;
 			if (first)
@@ -140,19 +135,21 @@ static int status_list(const struct opts *o, const char *state)
 	size_t n = runs_list(state, &v);
 	size_t shown = o->all || n < 20 ? n : 20;
 	if (want_json(o)) {
-		struct sbuf sb = {0};
-		sbuf_adds(&sb, "{\"runs\":[");
+		struct json doc = {0}, runs = {0};
+		json_begin_array(&runs);
 		for (size_t i = 0; i < shown; i++) {
 			struct json j = {0};
 			json_begin(&j);
 			json_run_summary(&j, &v[i]);
-			sbuf_adds(&sb, i ? "," : "");
-			sbuf_adds(&sb, json_end(&j));
+			json_add_raw(&runs, json_end(&j));
 			json_release(&j);
 		}
-		sbuf_addf(&sb, "],\"total\":%zu}\n", n);
-		fputs(sbuf_str(&sb), stdout);
-		sbuf_release(&sb);
+		json_begin(&doc);
+		json_kraw(&doc, "runs", json_end(&runs));
+		json_kint(&doc, "total", (long long)n);
+		printf("%s\n", json_end(&doc));
+		json_release(&runs);
+		json_release(&doc);
 	} else if (!n) {
 		printf("no runs recorded in %s\n", state);
 	} else {
@@ -206,8 +203,8 @@ static int status_one(const struct opts *o, const char *state, const char *arg)
 		json_kstr(&j, "journal", rs->path);
 		json_kint(&j, "pid", rs->pid);
 		/* params: as recorded (secret ones have no value) */
-		struct sbuf ps = {0};
-		sbuf_addc(&ps, '[');
+		struct json ps = {0};
+		json_begin_array(&ps);
 		for (size_t i = 0; params && params->t == JV_ARR && i < params->n; i++) {
 			struct json p = {0};
 			json_begin(&p);
@@ -217,15 +214,13 @@ static int status_one(const struct opts *o, const char *state, const char *arg)
 			else
 				json_kstr(&p, "value", jv_str(&params->v[i], "value"));
 			json_kstr(&p, "source", jv_str(&params->v[i], "source"));
-			sbuf_adds(&ps, i ? "," : "");
-			sbuf_adds(&ps, json_end(&p));
+			json_add_raw(&ps, json_end(&p));
 			json_release(&p);
 		}
-		sbuf_addc(&ps, ']');
-		json_kraw(&j, "params", sbuf_str(&ps));
-		sbuf_release(&ps);
-		struct sbuf st = {0};
-		sbuf_addc(&st, '[');
+		json_kraw(&j, "params", json_end(&ps));
+		json_release(&ps);
+		struct json st = {0};
+		json_begin_array(&st);
 		for (size_t k = 0; k < rs->nplan; k++) {
 			const struct jplan *e = &rs->plan[k];
 			for (size_t h = 0; h < e->hosts->n; h++) {
@@ -259,14 +254,12 @@ static int status_one(const struct opts *o, const char *state, const char *arg)
 					if (s->end && jv_str(s->end, "reason"))
 						json_kstr(&sj, "reason", jv_str(s->end, "reason"));
 				}
-				sbuf_adds(&st, st.len > 1 ? "," : "");
-				sbuf_adds(&st, json_end(&sj));
+				json_add_raw(&st, json_end(&sj));
 				json_release(&sj);
 			}
 		}
-		sbuf_addc(&st, ']');
-		json_kraw(&j, "steps", sbuf_str(&st));
-		sbuf_release(&st);
+		json_kraw(&j, "steps", json_end(&st));
+		json_release(&st);
 		json_kstr(&j, "next", next);
 		printf("%s\n", json_end(&j));
 		json_release(&j);

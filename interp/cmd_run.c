@@ -91,10 +91,11 @@ static void deps_free(struct deps *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static const char *deps_json(const struct deps *d, struct sbuf *sb)
+/* The files as a JSON array, into list (begun and ended here). */
+static const char *deps_json(const struct deps *d, struct json *list)
 {
-	sbuf_reset(sb);
-	sbuf_addc(sb, '[');
+	list->exact = true;
+	json_begin_array(list);
 	for (size_t i = 0; i < d->n; i++) {
 		struct json j = {.exact = true};
 		json_begin(&j);
@@ -104,12 +105,10 @@ static const char *deps_json(const struct deps *d, struct sbuf *sb)
 		json_kstr(&j, "sha256", d->v[i].sha);
 		if (d->v[i].copy)
 			json_kstr(&j, "copy", d->v[i].copy);
-		sbuf_adds(sb, i ? "," : "");
-		sbuf_adds(sb, json_end(&j));
+		json_add_raw(list, json_end(&j));
 		json_release(&j);
 	}
-	sbuf_addc(sb, ']');
-	return sbuf_str(sb);
+	return json_end(list);
 }
 
 /* Writes a file of the run folder durably, mode 0600. */
@@ -183,8 +182,8 @@ static int save_copies(const char *run_dir, const struct deps *d, long long seq,
 
 static char *params_json(const struct plan *p, bool exact)
 {
-	struct sbuf sb = {0};
-	sbuf_addc(&sb, '[');
+	struct json list = {.exact = exact};
+	json_begin_array(&list);
 	for (size_t i = 0; i < p->nparams; i++) {
 		const struct param_value *pv = &p->params[i];
 		struct json j = {.exact = exact};
@@ -195,21 +194,20 @@ static char *params_json(const struct plan *p, bool exact)
 		else
 			json_kstr(&j, "value", pv->value);
 		json_kstr(&j, "source", pv->source);
-		sbuf_adds(&sb, i ? "," : "");
-		sbuf_adds(&sb, json_end(&j));
+		json_add_raw(&list, json_end(&j));
 		json_release(&j);
 	}
-	sbuf_addc(&sb, ']');
-	return sbuf_detach(&sb);
+	json_end(&list);
+	return sbuf_detach(&list.sb);
 }
 
-static void plan_leaves_json(struct plan *p, struct sbuf *sb, struct pstep *v, size_t n, int phase)
+static void plan_leaves_json(struct plan *p, struct json *list, struct pstep *v, size_t n, int phase)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct pstep *ps = &v[i];
 		if (ps->st->kind->action == ACT_GROUP || ps->st->kind->action == ACT_USES)
 			continue;
-		struct json j = {.exact = true};
+		struct json j = {.exact = true}, hosts = {.exact = true};
 		json_begin(&j);
 		json_kstr(&j, "id", ps->id);
 		char *title = step_title(p, ps);
@@ -219,50 +217,34 @@ static void plan_leaves_json(struct plan *p, struct sbuf *sb, struct pstep *v, s
 		json_kint(&j, "number", ps->number);
 		json_kint(&j, "phase", phase);
 		json_kbool(&j, "check", ps->st->check != NULL);
-		struct sbuf hosts = {0};
-		sbuf_addc(&hosts, '[');
-		for (size_t h = 0; h < ps->nhosts; h++) {
-			sbuf_adds(&hosts, h ? "," : "");
-			json_quote_exact(&hosts, ps->hosts[h]->name);
-		}
-		sbuf_addc(&hosts, ']');
-		json_kraw(&j, "hosts", sbuf_str(&hosts));
-		sbuf_release(&hosts);
-		sbuf_adds(sb, sb->len > 1 ? "," : "");
-		sbuf_adds(sb, json_end(&j));
+		json_begin_array(&hosts);
+		for (size_t h = 0; h < ps->nhosts; h++)
+			json_add_str(&hosts, ps->hosts[h]->name);
+		json_kraw(&j, "hosts", json_end(&hosts));
+		json_release(&hosts);
+		json_add_raw(list, json_end(&j));
 		json_release(&j);
 	}
 }
 
 static char *plan_json(struct plan *p)
 {
-	struct sbuf sb = {0};
-	sbuf_addc(&sb, '[');
-	plan_leaves_json(p, &sb, p->pre, p->npre, 0);
-	plan_leaves_json(p, &sb, p->steps, p->nsteps, 1);
-	plan_leaves_json(p, &sb, p->fin, p->nfin, 2);
-	sbuf_addc(&sb, ']');
-	return sbuf_detach(&sb);
+	struct json list = {.exact = true};
+	json_begin_array(&list);
+	plan_leaves_json(p, &list, p->pre, p->npre, 0);
+	plan_leaves_json(p, &list, p->steps, p->nsteps, 1);
+	plan_leaves_json(p, &list, p->fin, p->nfin, 2);
+	json_end(&list);
+	return sbuf_detach(&list.sb);
 }
 
+/* The hosts of the target, which the run locks. */
 static char **target_names(const struct plan *p)
 {
 	char **v = xcalloc(p->ntarget + 1, sizeof(char *));
 	for (size_t i = 0; i < p->ntarget; i++)
 		v[i] = p->target_hosts[i]->name;
 	return v;
-}
-
-static char *names_json(char **v, size_t n)
-{
-	struct sbuf sb = {0};
-	sbuf_addc(&sb, '[');
-	for (size_t i = 0; i < n; i++) {
-		sbuf_adds(&sb, i ? "," : "");
-		json_quote_exact(&sb, v[i]);
-	}
-	sbuf_addc(&sb, ']');
-	return sbuf_detach(&sb);
 }
 
 /* What run and resume hold between the command line and the engine's end. */
@@ -319,6 +301,19 @@ static int ui_start(const struct opts *o, struct rb_error *err)
 		.events_path = o->events,
 	};
 	return ui_init(&uo, err);
+}
+
+/* The terminal and events, then the target's locks.  0, or the exit code
+ * (2, or 130 when interrupted while waiting for a lock) with err set. */
+static int session_start(struct session *S, const struct opts *o, const char *state, struct plan *plan,
+			 const char *runbook, struct rb_error *err)
+{
+	if (ui_start(o, err) < 0)
+		return EXIT_BAD;
+	S->ui_on = true;
+	if (take_locks(&S->locks, state, plan, runbook, o->lock_wait_ms, err) < 0)
+		return sig_interrupted() ? EXIT_INTR : EXIT_BAD;
+	return 0;
 }
 
 static int engine_opts_from(const struct opts *o, struct engine_opts *eo, struct rb_error *err)
@@ -379,12 +374,9 @@ int cmd_run(struct opts *o)
 	struct engine_opts eo;
 	if (engine_opts_from(o, &eo, &err) < 0 || deps_collect(&S.deps, rb, o->inventory, &S.inv_bytes, &err) < 0)
 		goto out;
-	if (ui_start(o, &err) < 0)
-		goto out;
-	S.ui_on = true;
-	if (take_locks(&S.locks, state, plan, rb->name, o->lock_wait_ms, &err) < 0) {
-		if (sig_interrupted())
-			code = EXIT_INTR;
+	int sc = session_start(&S, o, state, plan, rb->name, &err);
+	if (sc) {
+		code = sc;
 		goto out;
 	}
 	/* Everything is valid and the target is ours: only now is the run
@@ -416,14 +408,15 @@ int cmd_run(struct opts *o)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	json_kint(j, "epoch_ms", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 	char *pj = params_json(plan, true), *planj = plan_json(plan);
-	char **names = target_names(plan);
-	char *locksj = names_json(names, plan->ntarget);
-	free(names);
-	struct sbuf files = {0};
+	struct json files = {0}, locks = {.exact = true};
+	json_begin_array(&locks);
+	for (size_t i = 0; i < plan->ntarget; i++)
+		json_add_str(&locks, plan->target_hosts[i]->name);
 	json_kraw(j, "params", pj);
 	json_kraw(j, "files", deps_json(&S.deps, &files));
 	json_kraw(j, "plan", planj);
-	json_kraw(j, "locks", locksj);
+	json_kraw(j, "locks", json_end(&locks));
+	json_release(&locks);
 	if (o->inventory) {
 		char *ai = abs_path(o->inventory);
 		json_kstr(j, "inventory", ai);
@@ -436,8 +429,7 @@ int cmd_run(struct opts *o)
 	}
 	free(pj);
 	free(planj);
-	free(locksj);
-	sbuf_release(&files);
+	json_release(&files);
 	/* the run_start record, then the folder's entries, durable before
 	 * the first step */
 	/* the entries that lead to the journal: the run folder (and its
@@ -779,12 +771,11 @@ int cmd_resume(struct opts *o)
 		goto out;
 	}
 	struct engine_opts eo;
-	if (engine_opts_from(o, &eo, &err) < 0 || ui_start(o, &err) < 0)
+	if (engine_opts_from(o, &eo, &err) < 0)
 		goto out;
-	S.ui_on = true;
-	if (take_locks(&S.locks, state, plan, rb->name, o->lock_wait_ms, &err) < 0) {
-		if (sig_interrupted())
-			code = EXIT_INTR;
+	int sc = session_start(&S, o, state, plan, rb->name, &err);
+	if (sc) {
+		code = sc;
 		goto out;
 	}
 	/* The target is ours now.  Another resume of this run may have gone
@@ -816,9 +807,9 @@ int cmd_resume(struct opts *o)
 	json_kstr(j, "boot_id", boot_id());
 	json_kbool(j, "use_current", o->use_current);
 	json_kbool(j, "rerun_interrupted", o->rerun_interrupted);
-	struct sbuf files = {0};
+	struct json files = {0};
 	json_kraw(j, "files", deps_json(&S.deps, &files));
-	sbuf_release(&files);
+	json_release(&files);
 	if (o->use_current) {
 		char *planj = plan_json(plan);
 		json_kraw(j, "plan", planj);

@@ -339,6 +339,21 @@ static void exec_started(void *ctx, long pgid)
 	rec_commit(x->eng, false);
 }
 
+/* Adds key: s[0..n) to j with every secret masked (s[n] is NUL whenever
+ * the run has no secret).  True when masking changed the value. */
+static bool add_masked(struct engine *E, struct json *j, const char *key, const char *s, size_t n)
+{
+	if (!E->plan->nsecrets) {
+		json_kstr(j, key, s); /* nothing to mask: no copy on every step */
+		return false;
+	}
+	char *m = mask_secrets(E->plan, s, n, NULL);
+	json_kstr(j, key, m);
+	bool changed = strlen(m) != n || memcmp(m, s, n);
+	free(m);
+	return changed;
+}
+
 static void rec_step_end(struct step_exec *x, const char *status, long long ms, const char *settled)
 {
 	struct engine *E = x->eng;
@@ -352,8 +367,10 @@ static void rec_step_end(struct step_exec *x, const char *status, long long ms, 
 		json_kstr(j, "settled", settled);
 	if (x->why)
 		json_kstr(j, "reason", x->why);
-	/* what later steps may read: steps.ID.stdout/stderr and captures */
-	struct sbuf lost = {0};
+	/* what later steps may read: steps.ID.stdout/stderr and captures;
+	 * what held a secret is listed, so that resume does not restore it */
+	struct json lost = {0};
+	json_begin_array(&lost);
 	for (int i = 0; i < 2; i++) {
 		struct sbuf *k = &x->out[i].keep;
 		size_t len = k->len;
@@ -361,45 +378,24 @@ static void rec_step_end(struct step_exec *x, const char *status, long long ms, 
 		 * recognise is not written */
 		if (x->out[i].kept_all && E->plan->max_secret > 1)
 			len -= len < E->plan->max_secret - 1 ? len : E->plan->max_secret - 1;
-		if (!len)
-			continue;
-		char *m = mask_secrets(E->plan, k->buf, len, NULL);
-		json_kstr(j, i ? "stderr" : "stdout", m);
-		if (strlen(m) != len || memcmp(m, k->buf, len)) {
-			sbuf_adds(&lost, lost.len ? "," : "[");
-			json_quote(&lost, i ? "stderr" : "stdout");
-		}
-		free(m);
+		if (len && add_masked(E, j, i ? "stderr" : "stdout", k->buf, len))
+			json_add_str(&lost, i ? "stderr" : "stdout");
 	}
-	if (lost.len) {
-		sbuf_addc(&lost, ']');
-		json_kraw(j, "masked_output", sbuf_str(&lost));
-	}
-	sbuf_release(&lost);
+	if (!lost.first)
+		json_kraw(j, "masked_output", json_end(&lost));
+	json_release(&lost);
 	if (x->cap_val && st->ncaps) {
-		struct json c = {.exact = true}, m = {.exact = true};
+		struct json c = {.exact = true}, masked = {0};
 		json_begin(&c);
-		struct sbuf masked = {0};
-		for (size_t i = 0; i < st->ncaps; i++) {
-			if (!x->cap_val[i])
-				continue;
-			char *v = mask_secrets(E->plan, x->cap_val[i], strlen(x->cap_val[i]), NULL);
-			json_kstr(&c, st->caps[i].name, v);
-			/* a capture that held a secret is not restored on resume */
-			if (strcmp(v, x->cap_val[i])) {
-				sbuf_adds(&masked, masked.len ? "," : "[");
-				json_quote(&masked, st->caps[i].name);
-			}
-			free(v);
-		}
+		json_begin_array(&masked);
+		for (size_t i = 0; i < st->ncaps; i++)
+			if (x->cap_val[i] && add_masked(E, &c, st->caps[i].name, x->cap_val[i], strlen(x->cap_val[i])))
+				json_add_str(&masked, st->caps[i].name);
 		json_kraw(j, "captures", json_end(&c));
-		if (masked.len) {
-			sbuf_addc(&masked, ']');
-			json_kraw(j, "masked", sbuf_str(&masked));
-		}
-		sbuf_release(&masked);
+		if (!masked.first)
+			json_kraw(j, "masked", json_end(&masked));
 		json_release(&c);
-		json_release(&m);
+		json_release(&masked);
 	}
 	rec_commit(E, true);
 }
@@ -582,8 +578,7 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 	bool settled_by_check = false;
 
 	struct step_state *was = prior_of(E, ps, h, phase);
-	if (was && (!strcmp(was->status, "ok") || !strcmp(was->status, "failed (allowed)") ||
-		    !strcmp(was->status, "skipped"))) {
+	if (step_state_done(was)) {
 		status = leaf_earlier(&x, was, title, hostname, row);
 		step_exec_release(&x);
 		return status;
@@ -1055,8 +1050,7 @@ bool engine_finally_carries(const struct plan *p, const struct run_state *rs)
 			continue;
 		for (size_t h = 0; h < p->steps[i].nhosts; h++) {
 			const struct step_state *s = run_state_step(rs, p->steps[i].id, p->steps[i].hosts[h]->name);
-			if (!s || (strcmp(s->status, "ok") && strcmp(s->status, "failed (allowed)") &&
-				   strcmp(s->status, "skipped")))
+			if (!step_state_done(s))
 				return false;
 		}
 	}

@@ -248,6 +248,11 @@ struct step_state *run_state_step(const struct run_state *rs, const char *id, co
 	return NULL;
 }
 
+bool step_state_done(const struct step_state *s)
+{
+	return s && (!strcmp(s->status, "ok") || !strcmp(s->status, "failed (allowed)") || !strcmp(s->status, "skipped"));
+}
+
 static struct step_state *step_of(struct run_state *rs, const char *id, const char *host, size_t *cap)
 {
 	struct step_state *s = run_state_step(rs, id, host);

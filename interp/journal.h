@@ -132,6 +132,10 @@ struct run_state {
 int journal_replay(const char *path, struct run_state *rs, struct rb_error *err);
 void run_state_release(struct run_state *rs);
 
+/* Settled for good: ok, failed (allowed) or skipped — resume leaves it
+ * as it is.  False for NULL. */
+bool step_state_done(const struct step_state *s);
+
 /* The latest state of a step on a host (host NULL: any/""), or NULL. */
 struct step_state *run_state_step(const struct run_state *rs, const char *id, const char *host);
 

@@ -31,44 +31,53 @@ static size_t utf8_len(const unsigned char *p)
 	return n;
 }
 
-static void quote(struct sbuf *sb, const char *s, bool exact)
+/* Appends the inside of a JSON string for bytes p[0..n).  A byte that is
+ * not UTF-8 becomes U+FFFD, or with exact a lone low surrogate \udcXX
+ * (the way Python's surrogateescape does; json_parse maps it back).  With
+ * more, a sequence cut by the end of the buffer is left for the next
+ * call.  Returns the bytes consumed. */
+static size_t quote_span(struct sbuf *sb, const unsigned char *p, size_t n, bool exact, bool more)
 {
-	sbuf_addc(sb, '"');
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		unsigned char c = *p;
+	size_t i = 0;
+	while (i < n) {
+		unsigned char c = p[i];
 		if (c == '"' || c == '\\') {
 			sbuf_addc(sb, '\\');
 			sbuf_addc(sb, (char)c);
-			p++;
 		} else if (c == '\n') {
 			sbuf_adds(sb, "\\n");
-			p++;
 		} else if (c == '\t') {
 			sbuf_adds(sb, "\\t");
-			p++;
 		} else if (c == '\r') {
 			sbuf_adds(sb, "\\r");
-			p++;
 		} else if (c < 0x20 || c == 0x7f) {
 			sbuf_addf(sb, "\\u%04x", c);
-			p++;
+		} else if (c < 0x80) {
+			sbuf_addc(sb, (char)c);
 		} else {
-			size_t n = utf8_len(p);
-			if (n == 0) {
-				/* exact: the byte as a lone low surrogate, the way
-				 * Python's surrogateescape does; json_parse maps it back */
-				if (exact)
-					sbuf_addf(sb, "\\udc%02x", c);
-				else
-					sbuf_adds(sb, "\xef\xbf\xbd");
-				p++;
-			} else {
-				sbuf_add(sb, p, n);
-				p += n;
+			size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+			if (more && n - i < need)
+				break;
+			size_t len = n - i < need ? 0 : utf8_len(p + i);
+			if (len) {
+				sbuf_add(sb, p + i, len);
+				i += len;
+				continue;
 			}
+			if (exact)
+				sbuf_addf(sb, "\\udc%02x", c);
+			else
+				sbuf_adds(sb, "\xef\xbf\xbd");
 		}
+		i++;
 	}
+	return i;
+}
+
+static void quote(struct sbuf *sb, const char *s, bool exact)
+{
+	sbuf_addc(sb, '"');
+	quote_span(sb, (const unsigned char *)s, strlen(s), exact, false);
 	sbuf_addc(sb, '"');
 }
 
@@ -79,41 +88,7 @@ void json_quote(struct sbuf *sb, const char *s)
 
 size_t json_quote_bytes(struct sbuf *sb, const char *s, size_t n, bool more)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-	while (i < n) {
-		unsigned char c = p[i];
-		if (c == 0) {
-			sbuf_adds(sb, "\\u0000");
-			i++;
-			continue;
-		}
-		if (c >= 0x80) {
-			/* a sequence cut by the end of the buffer waits for more */
-			size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-			if (more && n - i < need && n - i < 4)
-				break;
-			char tmp[5] = {0};
-			size_t k = need <= n - i ? need : n - i;
-			memcpy(tmp, p + i, k);
-			size_t len = utf8_len((const unsigned char *)tmp);
-			if (len == 0) {
-				sbuf_adds(sb, "\xef\xbf\xbd");
-				i++;
-			} else {
-				sbuf_add(sb, p + i, len);
-				i += len;
-			}
-			continue;
-		}
-		char one[2] = {(char)c, 0};
-		struct sbuf t = {0};
-		quote(&t, one, false);
-		sbuf_add(sb, t.buf + 1, t.len - 2); /* without the quotes */
-		sbuf_release(&t);
-		i++;
-	}
-	return i;
+	return quote_span(sb, (const unsigned char *)s, n, false, more);
 }
 
 void json_quote_exact(struct sbuf *sb, const char *s)
@@ -126,15 +101,40 @@ void json_begin(struct json *j)
 	sbuf_reset(&j->sb);
 	sbuf_addc(&j->sb, '{');
 	j->first = true;
+	j->array = false;
 }
 
-static void key(struct json *j, const char *k)
+void json_begin_array(struct json *j)
+{
+	json_begin(j);
+	j->sb.buf[0] = '[';
+	j->array = true;
+}
+
+static void sep(struct json *j)
 {
 	if (!j->first)
 		sbuf_addc(&j->sb, ',');
 	j->first = false;
+}
+
+static void key(struct json *j, const char *k)
+{
+	sep(j);
 	json_quote(&j->sb, k);
 	sbuf_addc(&j->sb, ':');
+}
+
+void json_add_str(struct json *j, const char *v)
+{
+	sep(j);
+	quote(&j->sb, v, j->exact);
+}
+
+void json_add_raw(struct json *j, const char *raw)
+{
+	sep(j);
+	sbuf_adds(&j->sb, raw);
 }
 
 void json_kstr(struct json *j, const char *k, const char *v)
@@ -166,7 +166,7 @@ void json_kraw(struct json *j, const char *k, const char *raw)
 
 const char *json_end(struct json *j)
 {
-	sbuf_addc(&j->sb, '}');
+	sbuf_addc(&j->sb, j->array ? ']' : '}');
 	return sbuf_str(&j->sb);
 }
 

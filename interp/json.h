@@ -10,16 +10,21 @@
 
 struct json {
 	struct sbuf sb;
-	bool first;
+	bool first;      /* nothing added yet */
+	bool array;      /* [ … ] rather than { … } */
 	bool exact;      /* strings keep every byte (see above) */
 };
 
 void json_begin(struct json *j);
+/* An array instead: add its items with json_add_str / json_add_raw. */
+void json_begin_array(struct json *j);
+void json_add_str(struct json *j, const char *val);
+void json_add_raw(struct json *j, const char *raw);  /* already JSON */
 void json_kstr(struct json *j, const char *key, const char *val); /* NULL → null */
 void json_kint(struct json *j, const char *key, long long val);
 void json_kbool(struct json *j, const char *key, bool val);
 void json_kraw(struct json *j, const char *key, const char *raw);  /* already JSON */
-/* Closes the object and returns its text (owned by j until json_release). */
+/* Closes the object (or array) and returns its text (owned by j until json_release). */
 const char *json_end(struct json *j);
 void json_release(struct json *j);
 
