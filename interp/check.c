@@ -988,6 +988,8 @@ static void collect_given_ids(struct loader *L, struct step *s, size_t n, struct
 			idset_add(ids, s[i].id, s[i].pos);
 		}
 		collect_given_ids(L, s[i].steps, s[i].nsteps, ids);
+		/* an undo's id names its journal records: unique too */
+		collect_given_ids(L, s[i].undo, s[i].nundo, ids);
 	}
 }
 
@@ -1390,8 +1392,13 @@ static void check_step_names(struct scopecheck *sc, struct step *s, size_t n)
 		idset_add(&sc->done, st->id, st->pos);
 		check_tmpl(sc, st->check);
 		sc->current = saved;
-		/* undos see what the forward step saw, its own results included */
+		/* undos see what the forward step saw, its own results included;
+		 * what they capture or produce exists only during a rollback, so
+		 * the forward steps after this one must not see it */
+		size_t nknown = sc->nknown, ndone = sc->done.n;
 		check_step_names(sc, st->undo, st->nundo);
+		sc->nknown = nknown;
+		sc->done.n = ndone;
 		if (st->adef)
 			check_action_names(sc->L, st->module, st->adef);
 	}

@@ -21,6 +21,7 @@ int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int cmd_run(struct opts *o);
 int cmd_resume(struct opts *o);
+int cmd_rollback(struct opts *o);
 int cmd_status(struct opts *o);
 int cmd_log(struct opts *o);
 int cmd_lock(struct opts *o);

@@ -654,10 +654,24 @@ static void report_plan_changes(const struct run_state *rs, struct plan *p)
 }
 
 /* Interrupted command steps without a check, which only an operator (or
- * --rerun-interrupted) can settle.  Lists them into out; returns how many. */
-static int unsettled(const struct run_state *rs, struct plan *p, struct sbuf *out)
+ * --rerun-interrupted) can settle.  Lists them into out; returns how many.
+ * A rollback settles its undos; the forward steps it leaves alone. */
+static int unsettled(const struct run_state *rs, struct plan *p, bool rolling_back, struct sbuf *out)
 {
 	int n = 0;
+	if (rolling_back) {
+		for (size_t i = 0; i < rs->nundos; i++) {
+			const struct step_state *s = &rs->undos[i];
+			const struct pstep *u = plan_undo_step(p, s->id);
+			if (!u || u->st->kind->action != ACT_RUN || u->st->check ||
+			    (strcmp(s->status, "started") && strcmp(s->status, "interrupted")))
+				continue;
+			sbuf_addf(out, "  undo %s of %s%s%s\n", s->id, s->of, strcmp(s->for_host, "local") ? " @" : "",
+				  strcmp(s->for_host, "local") ? s->for_host : "");
+			n++;
+		}
+		return n;
+	}
 	bool fin = engine_finally_carries(p, rs);
 	struct pstep *lists[2] = {p->steps, p->fin};
 	size_t counts[2] = {p->nsteps, p->nfin};
@@ -681,12 +695,43 @@ static int unsettled(const struct run_state *rs, struct plan *p, struct sbuf *ou
 	return n;
 }
 
-int cmd_resume(struct opts *o)
+/* Asks the operator before `runbook rollback` changes anything: what
+ * would be undone, then y/N.  0 to go on, else the exit code. */
+static int confirm_rollback(const struct opts *o, struct plan *plan, const struct run_state *rs)
 {
-	if (o->nargs > 2)
-		return bad_usage("'resume' takes at most one run id");
+	struct sbuf sb = {0};
+	rollback_preview(plan, rs, &sb);
+	printf("Rolling back run %s (%s on %s) undoes, newest first:\n%s", rs->run_id, rs->runbook, rs->target,
+	       sbuf_str(&sb));
+	sbuf_release(&sb);
+	if (o->yes) {
+		printf("approved by --yes\n");
+		fflush(stdout);
+		return 0;
+	}
+	printf("Roll back now? [y/N] ");
+	fflush(stdout);
+	char ans[64];
+	if (ui_read_answer(ans, sizeof(ans)) < 0)
+		return sig_interrupted() ? EXIT_INTR : EXIT_FAILED;
+	if (!strcmp(ans, "y") || !strcmp(ans, "Y") || !strcmp(ans, "yes"))
+		return 0;
+	printf("not rolled back: nothing was changed\n");
+	return EXIT_FAILED;
+}
+
+/* resume, and rollback: both continue a recorded run. */
+static int continue_run(struct opts *o, bool rollback)
+{
+	const char *cmd = rollback ? "rollback" : "resume";
+	if (o->nargs > 2 || (rollback && o->nargs != 2))
+		return bad_usage(rollback ? "'rollback' takes one run id" : "'resume' takes at most one run id");
 	if (o->target || o->params_file || o->inventory)
-		return bad_usage("resume continues with the target, params and inventory the run started with");
+		return bad_usage("%s continues with the target, params and inventory the run started with", cmd);
+	if (rollback && !o->yes && !isatty(0)) {
+		fprintf(stderr, "runbook: rollback asks for a confirmation: run it from a terminal, or give --yes\n");
+		return EXIT_BAD;
+	}
 	struct rb_error err = {0};
 	int code = EXIT_BAD;
 	char *state = state_dir_path(o->state_dir), *id = NULL;
@@ -716,7 +761,17 @@ int cmd_resume(struct opts *o)
 		free(who);
 		goto out;
 	}
-	if (!strcmp(ri.state, "succeeded")) {
+	if (rollback && (!rs->pre_passed || rs->rollback == RB_DONE)) {
+		printf("run %s %s: there is nothing to roll back\n", id,
+		       rs->rollback == RB_DONE ? "was rolled back already" : "never got past its preconditions");
+		code = EXIT_OK;
+		goto out;
+	}
+	if (!rollback && rs->rollback == RB_DONE) {
+		rb_error_add(&err, "run %s was rolled back: there is nothing to resume (start a new run)", id);
+		goto out;
+	}
+	if (!rollback && !strcmp(ri.state, "succeeded")) {
 		rb_error_add(&err, "run %s already succeeded: there is nothing to resume", id);
 		goto out;
 	}
@@ -736,9 +791,9 @@ int cmd_resume(struct opts *o)
 	if (deps_collect(&S.deps, rb, inventory, &S.inv_bytes, &err) < 0)
 		goto out;
 	if (compare_files(rs, &S.deps, &sb) && !o->use_current) {
-		rb_error_add(&err, "run %s cannot be resumed as it is: files changed since it started:\n%s"
-				   "  resume with --use-current to continue with the current text (steps are matched by id)",
-			     id, sbuf_str(&sb));
+		rb_error_add(&err, "run %s cannot be %s as it is: files changed since it started:\n%s"
+				   "  give --use-current to continue with the current text (steps are matched by id)",
+			     id, rollback ? "rolled back" : "resumed", sbuf_str(&sb));
 		goto out;
 	}
 	in.target = rs->target;
@@ -763,11 +818,11 @@ int cmd_resume(struct opts *o)
 	sbuf_reset(&sb);
 	if (o->use_current)
 		report_plan_changes(rs, plan);
-	if (unsettled(rs, plan, &sb) && !o->rerun_interrupted && !isatty(0)) {
+	if (unsettled(rs, plan, engine_rolls_back(plan, rs, rollback), &sb) && !o->rerun_interrupted && !isatty(0)) {
 		rb_error_add(&err, "run %s: these steps were interrupted and have no check to tell whether they took "
-				   "effect:\n%s  look at their logs ('runbook log %s'), then resume with "
+				   "effect:\n%s  look at their logs ('runbook log %s'), then %s with "
 				   "--rerun-interrupted to run them again, or from a terminal to decide one by one",
-			     id, sbuf_str(&sb), id);
+			     id, sbuf_str(&sb), id, cmd);
 		goto out;
 	}
 	struct engine_opts eo;
@@ -793,6 +848,13 @@ int cmd_resume(struct opts *o)
 			     id, id);
 		goto out;
 	}
+	if (rollback) {
+		int c = confirm_rollback(o, plan, rs);
+		if (c) {
+			code = c;
+			goto out;
+		}
+	}
 	if (journal_reopen(&S.jn, rs, &err) < 0)
 		goto out;
 	if (rs->torn_line)
@@ -807,6 +869,8 @@ int cmd_resume(struct opts *o)
 	json_kstr(j, "boot_id", boot_id());
 	json_kbool(j, "use_current", o->use_current);
 	json_kbool(j, "rerun_interrupted", o->rerun_interrupted);
+	if (rollback)
+		json_kstr(j, "command", "rollback");
 	struct json files = {0};
 	json_kraw(j, "files", deps_json(&S.deps, &files));
 	json_release(&files);
@@ -821,6 +885,7 @@ int cmd_resume(struct opts *o)
 	}
 	eo.jn = &S.jn;
 	eo.prior = rs;
+	eo.rollback = rollback;
 	code = engine_run(plan, &eo);
 out:
 	session_end(&S, &err);
@@ -836,4 +901,14 @@ out:
 	free(id);
 	free(state);
 	return code;
+}
+
+int cmd_resume(struct opts *o)
+{
+	return continue_run(o, false);
+}
+
+int cmd_rollback(struct opts *o)
+{
+	return continue_run(o, true);
 }

@@ -19,6 +19,8 @@ static void exec_started(void *ctx, long pgid);
 
 /* --- effective modifiers: the step's own, else the nearest enclosing --- */
 
+static bool has_timeout(const struct step *s);
+
 static const struct step *nearest(const struct pstep *ps, bool (*has)(const struct step *), struct scope **scope)
 {
 	if (has(ps->st)) {
@@ -26,7 +28,7 @@ static const struct step *nearest(const struct pstep *ps, bool (*has)(const stru
 		return ps->st;
 	}
 	for (size_t i = ps->nouter; i-- > 0;)
-		if (has(ps->outer[i].st)) {
+		if (has(ps->outer[i].st) && !(has == has_timeout && ps->outer[i].skip_timeout)) {
 			*scope = ps->outer[i].scope;
 			return ps->outer[i].st;
 		}
@@ -40,6 +42,10 @@ static bool has_timeout(const struct step *s) { return s->timeout_ms > 0; }
 static char *render_in(struct step_exec *x, struct scope *scope, const struct tmpl *t, int flags)
 {
 	struct lookup lk = {.plan = x->eng->plan, .scope = scope, .host = x->host};
+	if (scope == x->lk.scope) {
+		lk.then = x->lk.then;
+		lk.nthen = x->lk.nthen;
+	}
 	struct sbuf sb = {0};
 	const char *bad;
 	int rc = tmpl_render(t, plan_lookup, &lk, flags, &sb, &bad);
@@ -199,7 +205,7 @@ static void add_rows(struct engine *E, struct pstep *v, size_t n)
 		for (size_t h = 0; h < ps->nhosts; h++) {
 			struct summary_row r = {xstrdup(ps->id), step_title(E->plan, ps),
 						ps->nhosts > 1 ? xstrdup(ps->hosts[h]->name) : NULL, "not run", -1,
-						ps->depth};
+						ps->depth, NULL};
 			VEC_PUSH(E->rows, E->nrows, E->rowcap, r);
 		}
 	}
@@ -259,14 +265,24 @@ static void store_results(struct step_exec *x, bool ran)
 }
 
 /* Prepares x to run ps on host h (logs not yet opened). */
-static void step_exec_init(struct step_exec *x, struct engine *E, struct pstep *ps, struct host *h)
+static void step_exec_init(struct step_exec *x, struct engine *E, struct pstep *ps, struct host *h,
+			   const struct undo_ctx *uc)
 {
 	memset(x, 0, sizeof(*x));
 	x->eng = E;
 	x->ps = ps;
 	x->st = ps->st;
 	x->host = h;
+	x->uc = uc;
 	x->lk = (struct lookup){.plan = E->plan, .scope = ps->scope, .host = h};
+	/* an undo reads the values of its step's time where it renders in
+	 * that step's scope (a module call in an undo has its own) */
+	if (uc && ps->scope == uc->unit->scope) {
+		x->lk.then = uc->then;
+		x->lk.nthen = uc->nthen;
+	}
+	x->number = ps->number;
+	x->total = E->plan->nleaves;
 	x->depth = ps->depth;
 	x->logfd = -1;
 	x->show_output = true;
@@ -293,7 +309,7 @@ static void step_exec_release(struct step_exec *x)
 
 /* --- the journal ------------------------------------------------------- */
 
-static struct json *rec_begin(struct engine *E, const char *event, const struct pstep *ps, const char *host)
+struct json *engine_rec(struct engine *E, const char *event, const struct pstep *ps, const char *host)
 {
 	struct json *j = journal_begin(E->opt.jn, event);
 	if (ps)
@@ -305,7 +321,7 @@ static struct json *rec_begin(struct engine *E, const char *event, const struct 
 
 /* Commits the record.  A journal that cannot be written stops the run:
  * going on would do things no resume could know about. */
-static bool rec_commit(struct engine *E, bool sync)
+bool engine_commit(struct engine *E, bool sync)
 {
 	if (journal_commit(E->opt.jn, sync) == 0)
 		return true;
@@ -316,11 +332,45 @@ static bool rec_commit(struct engine *E, bool sync)
 	return false;
 }
 
+/* Starts a record about the leaf x runs: step_WHAT, or undo_WHAT with
+ * what the undo compensates. */
+static struct json *rec_leaf(struct step_exec *x, const char *what)
+{
+	char ev[24];
+	snprintf(ev, sizeof(ev), "%s_%s", x->uc ? "undo" : "step", what);
+	struct json *j = engine_rec(x->eng, ev, x->ps, x->host->name);
+	if (x->uc) {
+		json_kstr(j, "of", x->uc->unit->id);
+		json_kstr(j, "for", x->uc->host->name);
+	}
+	return j;
+}
+
+/* The same for --events. */
+static struct json *event_leaf(struct step_exec *x, const char *what)
+{
+	char ev[24];
+	snprintf(ev, sizeof(ev), "%s_%s", x->uc ? "undo" : "step", what);
+	struct json *j = ui_event_begin(ev);
+	json_kstr(j, "run", x->eng->plan->run_id);
+	json_kstr(j, "step", x->ps->id);
+	json_kstr(j, "host", x->host->name);
+	if (x->uc) {
+		json_kstr(j, "of", x->uc->unit->id);
+		json_kstr(j, "for", x->uc->host->name);
+	}
+	return j;
+}
+
 int exec_record(struct step_exec *x, const char *event, const char *key, const char *val)
 {
-	struct json *j = rec_begin(x->eng, event, x->ps, x->host->name);
+	struct json *j = engine_rec(x->eng, event, x->ps, x->host->name);
+	if (x->uc) {
+		json_kstr(j, "of", x->uc->unit->id);
+		json_kstr(j, "for", x->uc->host->name);
+	}
 	json_kstr(j, key, val);
-	if (rec_commit(x->eng, true))
+	if (engine_commit(x->eng, true))
 		return 0;
 	if (!x->why)
 		x->why = xstrdup(x->eng->jfail);
@@ -334,9 +384,9 @@ static void exec_started(void *ctx, long pgid)
 	struct step_exec *x = ctx;
 	if (!x->matching)
 		return;
-	struct json *j = rec_begin(x->eng, "step_pid", x->ps, x->host->name);
+	struct json *j = rec_leaf(x, "pid");
 	json_kint(j, "pgid", pgid);
-	rec_commit(x->eng, false);
+	engine_commit(x->eng, false);
 }
 
 /* Adds key: s[0..n) to j with every secret masked (s[n] is NUL whenever
@@ -358,7 +408,7 @@ static void rec_step_end(struct step_exec *x, const char *status, long long ms, 
 {
 	struct engine *E = x->eng;
 	const struct step *st = x->st;
-	struct json *j = rec_begin(E, "step_end", x->ps, x->host->name);
+	struct json *j = rec_leaf(x, "end");
 	json_kstr(j, "status", status);
 	json_kint(j, "rc", x->rc);
 	json_kint(j, "attempts", x->attempt > st->attempts ? st->attempts : x->attempt);
@@ -397,16 +447,21 @@ static void rec_step_end(struct step_exec *x, const char *status, long long ms, 
 		json_release(&c);
 		json_release(&masked);
 	}
-	rec_commit(E, true);
+	/* what its undo will read, as it is now */
+	if (!x->uc && x->ps->unit && !strcmp(status, "ok"))
+		snapshot_take(E, x->ps, x->host, j);
+	engine_commit(E, true);
 }
 
-static struct step_state *prior_of(struct engine *E, const struct pstep *ps, const struct host *h, int phase)
+static struct step_state *prior_of(struct engine *E, const struct step_exec *x, int phase)
 {
 	if (!E->opt.prior)
 		return NULL;
 	if (phase == 2 && !E->fin_carry)
 		return NULL;
-	return run_state_step(E->opt.prior, ps->id, h->name);
+	if (x->uc)
+		return run_state_undo(E->opt.prior, x->ps->id, x->host->name, x->uc->host->name);
+	return run_state_step(E->opt.prior, x->ps->id, x->host->name);
 }
 
 /* Fills x's results (rc, kept output, captures) from a step_end record,
@@ -443,21 +498,27 @@ static void restore_results(struct step_exec *x, const struct jv *end)
 
 /* A step done before the resume: its results and captures come back from
  * its step_end record, nothing runs. */
-static const char *leaf_earlier(struct step_exec *x, const struct step_state *was, const char *title,
-				const char *hostname, struct summary_row *row)
+static void bring_back(struct step_exec *x, const struct step_state *was)
 {
-	struct engine *E = x->eng;
 	bool skipped = !strcmp(was->status, "skipped");
 	if (!skipped) {
 		x->rc = was->rc;
 		restore_results(x, was->end);
+		if (!x->uc && x->ps->unit && !strcmp(was->status, "ok"))
+			snapshot_restore(x->eng, x->ps, x->host, was->end);
 	}
 	store_results(x, !skipped);
+}
+
+static const char *leaf_earlier(struct step_exec *x, const struct step_state *was, const char *title,
+				const char *hostname, struct summary_row *row)
+{
+	bool skipped = !strcmp(was->status, "skipped");
+	bring_back(x, was);
 	const char *status = skipped ? "skipped" : was->status;
 	char *detail = xasprintf("%s earlier%s%s", skipped ? "skipped" : "done", was->settled ? ", settled by " : "",
 				 was->settled ? (!strcmp(was->settled, "check") ? "its check" : "the operator") : "");
-	ui_step_end(x->ps->number, E->plan->nleaves, title, hostname, status, skipped ? -1 : was->ms, detail,
-		    x->depth);
+	ui_step_end(x->number, x->total, title, hostname, status, skipped ? -1 : was->ms, detail, x->depth);
 	free(detail);
 	if (row) {
 		row->status = status;
@@ -563,21 +624,44 @@ static enum settle settle(struct step_exec *x, const struct step_state *was, con
 	return SETTLE_STOP;
 }
 
-static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const char *title, int phase)
+/* Remembers where the run failed: the forward step (what a rollback
+ * starts from), or the undo that stopped a rollback, with its reason
+ * (already masked) and log. */
+static void note_failure(struct step_exec *x, int phase)
+{
+	struct engine *E = x->eng;
+	if (x->uc) {
+		free(E->undo_why);
+		free(E->undo_log);
+		E->undo_why = x->why ? xstrdup(x->why) : NULL;
+		E->undo_log = x->logpath ? xstrdup(x->logpath) : NULL;
+	} else if (phase == 1 && !E->failed_step) {
+		E->failed_step = x->ps;
+		E->failed_host = x->host;
+	}
+}
+
+/* Runs one leaf on host h: a forward or finally step (uc NULL, its
+ * summary row given), or a step of an undo (uc set, no row). */
+static const char *run_leaf(struct engine *E, struct pstep *ps, struct host *h, struct summary_row *row,
+			    const char *title, int phase, const struct undo_ctx *uc)
 {
 	struct plan *p = E->plan;
-	struct host *h = ps->hosts[hi];
 	const struct step *st = ps->st;
 	struct step_exec x;
-	step_exec_init(&x, E, ps, h);
-	const char *hostname = ps->nhosts > 1 || strcmp(h->name, "local") ? h->name : NULL;
-	struct summary_row *row = ps->number ? &E->rows[ps->row + hi] : NULL;
-	int number = ps->number, total = p->nleaves;
+	step_exec_init(&x, E, ps, h, uc);
+	bool many = ps->nhosts > 1 || (uc && uc->unit->nhosts > 1);
+	const char *hostname = many || strcmp(h->name, "local") ? h->name : NULL;
+	if (uc) {
+		x.number = ++E->undo_n;
+		x.total = E->undo_total > E->undo_n ? E->undo_total : E->undo_n;
+	}
+	int number = x.number, total = x.total;
 	const char *status;
 	long long t0 = now_ms();
 	bool settled_by_check = false;
 
-	struct step_state *was = prior_of(E, ps, h, phase);
+	struct step_state *was = prior_of(E, &x, phase);
 	if (step_state_done(was)) {
 		status = leaf_earlier(&x, was, title, hostname, row);
 		step_exec_release(&x);
@@ -591,15 +675,12 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 		lookup_release(&x.lk);
 		if (w == 0) {
 			char *why = xasprintf("when: %s", st->when_src);
-			struct json *j = rec_begin(E, "step_skip", ps, h->name);
+			struct json *j = rec_leaf(&x, "skip");
 			json_kstr(j, "reason", why);
-			rec_commit(E, true);
+			engine_commit(E, true);
 			ui_step_end(number, total, title, hostname, "skipped", -1, why, ps->depth);
 			free(why);
-			j = ui_event_begin("step_skip");
-			json_kstr(j, "run", p->run_id);
-			json_kstr(j, "step", ps->id);
-			json_kstr(j, "host", h->name);
+			j = event_leaf(&x, "skip");
 			json_kstr(j, "when", st->when_src);
 			ui_event_emit();
 			if (row)
@@ -610,21 +691,22 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 		}
 		if (w < 0) {
 			x.why = xasprintf("'when' reads '%s', which has no value here", bad);
-			struct json *j = rec_begin(E, "step_end", ps, h->name);
+			struct json *j = rec_leaf(&x, "end");
 			json_kstr(j, "status", "failed");
 			json_kint(j, "rc", -1);
 			json_kstr(j, "reason", x.why);
-			rec_commit(E, true);
+			engine_commit(E, true);
 			ui_step_end(number, total, title, hostname, "failed", -1, x.why, ps->depth);
 			if (row)
 				row->status = "failed";
+			note_failure(&x, phase);
 			step_exec_release(&x);
 			return "failed";
 		}
 	}
 
 	if (p->run_dir[0]) {
-		x.logfd = step_log_open(p->run_dir, number, ps->id, ps->nhosts > 1 ? h->name : NULL, &x.logpath);
+		x.logfd = step_log_open(p->run_dir, ps->number, ps->id, many ? h->name : NULL, &x.logpath);
 		if (x.logfd < 0)
 			ui_note(ps->depth, "warning", "cannot write the step log %s: %s", x.logpath, strerror(errno));
 		else if (E->opt.prior)
@@ -647,11 +729,8 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 		}
 	}
 
-	struct json *j = ui_event_begin("step_start");
-	json_kstr(j, "run", p->run_id);
-	json_kstr(j, "step", ps->id);
+	struct json *j = event_leaf(&x, "start");
 	json_kint(j, "number", number);
-	json_kstr(j, "host", h->name);
 	ui_event_emit();
 	if (st->kind->action == ACT_RUN && run_it)
 		ui_step_begin(number, total, title, hostname, ps->depth);
@@ -664,10 +743,10 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 		x.why = NULL;
 		x.rc = 0;
 		/* durable before the command can have any effect */
-		j = rec_begin(E, "step_start", ps, h->name);
+		j = rec_leaf(&x, "start");
 		json_kint(j, "attempt", x.attempt);
 		json_kint(j, "number", number);
-		if (!rec_commit(E, true)) {
+		if (!engine_commit(E, true)) {
 			x.why = xstrdup(E->jfail);
 			ok = -1;
 			break;
@@ -720,10 +799,7 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 		ui_note(ps->depth, ok == 0 ? "note" : "hint", "%s", x.hits[i].hint);
 	if (ok != 0 && x.logpath && !x.paused)
 		ui_note(ps->depth, "log", "%s", x.logpath);
-	j = ui_event_begin("step_end");
-	json_kstr(j, "run", p->run_id);
-	json_kstr(j, "step", ps->id);
-	json_kstr(j, "host", h->name);
+	j = event_leaf(&x, "end");
 	json_kstr(j, "status", status);
 	json_kint(j, "rc", x.rc);
 	json_kint(j, "attempts", x.attempt > st->attempts ? st->attempts : x.attempt);
@@ -740,19 +816,22 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, size_t hi, const
 	if (x.interrupted)
 		E->interrupted = true;
 	if (x.paused && x.why)
-		ui_error("paused at step %d (%s): %s", number, ps->id, x.why);
+		ui_error("paused at %s %d (%s): %s", uc ? "undo" : "step", number, ps->id, x.why);
+	if (!strcmp(status, "failed"))
+		note_failure(&x, phase);
 	step_exec_release(&x);
 	return status;
 }
 
 /* Binds a module call's arguments in its scope, checked against the
  * action's params.  0, or -1 with *why set (malloc'ed). */
-static int enter_module(struct engine *E, struct pstep *ps, char **why)
+static int enter_module(struct engine *E, struct pstep *ps, const struct lookup *from, char **why)
 {
 	const struct step *st = ps->st;
 	struct scope *ms = ps->inner;
 	const struct action_def *a = st->adef;
-	struct lookup lk = {.plan = E->plan, .scope = ps->scope, .host = ps->nhosts ? ps->hosts[0] : NULL};
+	struct lookup lk = *from;
+	lk.tmp = NULL;
 	int rc = 0;
 	for (size_t i = 0; i < a->nparams && rc == 0; i++) {
 		const struct param_def *d = &a->params[i];
@@ -798,16 +877,30 @@ static void skip_span(struct engine *E, struct pstep *v, size_t from, size_t spa
 			for (size_t h = 0; h < v[k].nhosts; h++) {
 				E->rows[v[k].row + h].status = status;
 				if (!strcmp(status, "skipped")) {
-					struct json *j = rec_begin(E, "step_skip", &v[k], v[k].hosts[h]->name);
+					struct json *j = engine_rec(E, "step_skip", &v[k], v[k].hosts[h]->name);
 					json_kstr(j, "reason", "its group was skipped");
-					rec_commit(E, false);
+					engine_commit(E, false);
 				}
 			}
 }
 
-/* Walks a list.  Stops at the first failure unless keep_going (finally).
- * Returns true if everything that ran succeeded. */
-static bool walk(struct engine *E, struct pstep *v, size_t n, bool keep_going, int phase)
+/* How a header's `when` and a module call's arguments are looked up:
+ * with its first host, or for an undo the host compensated and the
+ * values of the time. */
+static struct lookup header_lookup(struct engine *E, const struct pstep *ps, const struct undo_ctx *uc)
+{
+	struct lookup lk = {.plan = E->plan, .scope = ps->scope, .host = ps->nhosts ? ps->hosts[0] : NULL};
+	if (uc && !ps->own_hosts)
+		lk.host = uc->host;
+	if (uc && ps->scope == uc->unit->scope) {
+		lk.then = uc->then;
+		lk.nthen = uc->nthen;
+	}
+	return lk;
+}
+
+bool engine_walk(struct engine *E, struct pstep *v, size_t n, bool keep_going, int phase,
+		 const struct undo_ctx *uc)
 {
 	bool all_ok = true;
 	for (size_t i = 0; i < n; i++) {
@@ -825,7 +918,9 @@ static bool walk(struct engine *E, struct pstep *v, size_t n, bool keep_going, i
 			int w = 1;
 			const char *bad = NULL;
 			const struct step_state *was = NULL;
-			if (E->opt.prior && (phase < 2 || E->fin_carry))
+			/* an undo's module calls are decided again on a resume: their
+			 * arguments come from the values of the time */
+			if (E->opt.prior && !uc && (phase < 2 || E->fin_carry))
 				was = run_state_step(E->opt.prior, ps->id, "");
 			if (was && strcmp(was->status, "skipped") && strcmp(was->status, "entered"))
 				was = NULL; /* its `when` could not be decided: again */
@@ -836,59 +931,66 @@ static bool walk(struct engine *E, struct pstep *v, size_t n, bool keep_going, i
 				free(title);
 				continue;
 			}
+			struct lookup lk = header_lookup(E, ps, uc);
 			/* entered before: its `when` held then, and steps under it
 			 * may have run — it is not decided again */
-			if (st->when && !was) {
-				struct lookup lk = {.plan = E->plan, .scope = ps->scope,
-						    .host = ps->nhosts ? ps->hosts[0] : NULL};
+			if (st->when && !was)
 				w = expr_eval(st->when, plan_lookup, &lk, &bad);
-				lookup_release(&lk);
-			}
 			char *why = NULL;
-			if (w == 1 && st->kind->action == ACT_USES && enter_module(E, ps, &why) < 0) {
+			if (w == 1 && st->kind->action == ACT_USES && enter_module(E, ps, &lk, &why) < 0) {
 				/* an argument may hold a captured secret */
 				char *m = mask_secrets(E->plan, why, strlen(why), NULL);
 				free(why);
 				why = m;
 				w = -2;
 			}
+			lookup_release(&lk);
 			if (w == 0) {
 				char *reason = xasprintf("when: %s", st->when_src);
 				ui_step_end(0, 0, title, NULL, "skipped", -1, reason, ps->depth);
-				skip_span(E, v, i, ps->span, "skipped");
-				struct json *j = rec_begin(E, "step_skip", ps, NULL);
-				json_kstr(j, "reason", reason);
-				json_kbool(j, "group", true);
-				rec_commit(E, true);
+				if (!uc) {
+					skip_span(E, v, i, ps->span, "skipped");
+					struct json *j = engine_rec(E, "step_skip", ps, NULL);
+					json_kstr(j, "reason", reason);
+					json_kbool(j, "group", true);
+					engine_commit(E, true);
+				}
 				free(reason);
 				i += ps->span;
 			} else if (w < 0) {
 				if (!why)
 					why = xasprintf("'when' reads '%s', which has no value here", bad);
 				ui_step_end(0, 0, title, NULL, "failed", -1, why, ps->depth);
-				struct json *j = rec_begin(E, "step_end", ps, NULL);
-				json_kstr(j, "status", "failed");
-				json_kint(j, "rc", -1);
-				json_kstr(j, "reason", why);
-				rec_commit(E, true);
-				j = ui_event_begin("step_end");
-				json_kstr(j, "run", E->plan->run_id);
-				json_kstr(j, "step", ps->id);
-				json_kstr(j, "status", "failed");
-				json_kstr(j, "reason", why);
-				ui_event_emit();
+				if (uc) {
+					free(E->undo_why);
+					E->undo_why = xasprintf("%s: %s", title, why);
+				} else {
+					struct json *j = engine_rec(E, "step_end", ps, NULL);
+					json_kstr(j, "status", "failed");
+					json_kint(j, "rc", -1);
+					json_kstr(j, "reason", why);
+					engine_commit(E, true);
+					j = ui_event_begin("step_end");
+					json_kstr(j, "run", E->plan->run_id);
+					json_kstr(j, "step", ps->id);
+					json_kstr(j, "status", "failed");
+					json_kstr(j, "reason", why);
+					ui_event_emit();
+					if (phase == 1 && !E->failed_step)
+						E->failed_step = ps;
+				}
 				free(why);
 				all_ok = false;
 				if (!keep_going) {
 					free(title);
-					E->failed = true;
+					E->failed |= !uc;
 					return false;
 				}
 				i += ps->span;
 			} else {
-				if (!was) {
-					rec_begin(E, "group_enter", ps, NULL);
-					rec_commit(E, true);
+				if (!was && !uc) {
+					engine_rec(E, "group_enter", ps, NULL);
+					engine_commit(E, true);
 				}
 				ui_group(title, ps->depth);
 			}
@@ -896,8 +998,16 @@ static bool walk(struct engine *E, struct pstep *v, size_t n, bool keep_going, i
 			continue;
 		}
 		bool step_ok = true;
-		for (size_t h = 0; h < ps->nhosts; h++) {
-			const char *status = run_leaf(E, ps, h, title, phase);
+		/* an undo runs on the host it compensates, unless it names others */
+		struct host *const *hosts = ps->hosts;
+		size_t nhosts = ps->nhosts;
+		if (uc && !ps->own_hosts) {
+			hosts = &uc->host;
+			nhosts = 1;
+		}
+		for (size_t h = 0; h < nhosts; h++) {
+			struct summary_row *row = !uc && ps->number ? &E->rows[ps->row + h] : NULL;
+			const char *status = run_leaf(E, ps, hosts[h], row, title, phase, uc);
 			if (!strcmp(status, "failed") || !strcmp(status, "interrupted") || !strcmp(status, "paused"))
 				step_ok = false;
 			if (E->interrupted || E->paused || E->jfail)
@@ -913,7 +1023,7 @@ static bool walk(struct engine *E, struct pstep *v, size_t n, bool keep_going, i
 		if (!step_ok) {
 			all_ok = false;
 			if (!keep_going) {
-				E->failed = true;
+				E->failed |= !uc;
 				return false;
 			}
 		}
@@ -934,7 +1044,7 @@ static int run_preconditions(struct engine *E)
 		for (size_t h = 0; h < ps->nhosts; h++) {
 			char *title = step_title(E->plan, ps);
 			struct step_exec x;
-			step_exec_init(&x, E, ps, ps->hosts[h]);
+			step_exec_init(&x, E, ps, ps->hosts[h], NULL);
 			x.show_output = ui_verbosity() > 0;
 			const char *hostname = strcmp(x.host->name, "local") ? x.host->name : NULL;
 			int w = 1;
@@ -965,11 +1075,11 @@ static int run_preconditions(struct engine *E)
 			}
 			ui_step_end(0, 0, title, hostname, ok == 0 ? "ok" : "failed", now_ms() - t0,
 				    ok == 0 ? NULL : x.why, 1);
-			struct json *j = rec_begin(E, "precondition", ps, x.host->name);
+			struct json *j = engine_rec(E, "precondition", ps, x.host->name);
 			json_kstr(j, "status", ok == 0 ? "ok" : "failed");
 			if (ok != 0 && x.why)
 				json_kstr(j, "reason", x.why);
-			rec_commit(E, false); /* read-only: the phase record syncs it */
+			engine_commit(E, false); /* read-only: the phase record syncs it */
 			j = ui_event_begin("precondition");
 			json_kstr(j, "run", p->run_id);
 			json_kstr(j, "step", ps->id);
@@ -1017,34 +1127,45 @@ static void print_summary(struct engine *E, const char *outcome, long long ms)
 				format_duration(dur, sizeof(dur), r->ms);
 			bool bad = !strncmp(r->status, "failed", 6) || !strcmp(r->status, "interrupted");
 			const char *c = bad ? ui_c("fail") : !strcmp(r->status, "ok") ? ui_c("ok") : ui_c("warn");
-			printf("  %s%-16s%s %7s  %*s%s%s%s\n", c, r->status, ui_c("reset"), dur, 2 * r->depth, "",
+			printf("  %s%-16s%s %7s  %*s%s%s%s", c, r->status, ui_c("reset"), dur, 2 * r->depth, "",
 			       r->title, r->host ? " @" : "", r->host ? r->host : "");
+			if (r->undo) {
+				bool ubad = strncmp(r->undo, "undone", 6) != 0;
+				printf("  %s\xe2\x86\xa9 %s%s", ubad ? ui_c("warn") : ui_c("dim"), r->undo, ui_c("reset"));
+			}
+			putchar('\n');
 		}
 	printf("%s%s \xe2\x80\x94 run %s%s%s\n", ui_verbosity() < 0 ? "" : "  ", sbuf_str(&counts), p->run_id,
 	       ui_verbosity() < 0 ? ": " : "", ui_verbosity() < 0 ? outcome : "");
 	sbuf_release(&counts);
+	if (E->rb)
+		rollback_report(E);
 	if (p->run_dir[0] && ui_verbosity() >= 0)
 		printf("  logs: %s/logs\n", p->run_dir);
 	fflush(stdout);
 }
 
-/* Does a step that completed carry an undo the operator may expect? */
-static bool any_undo(const struct plan *p)
+struct summary_row *engine_row(struct engine *E, const struct pstep *ps, const struct host *h)
 {
-	for (size_t i = 0; i < p->nsteps; i++)
-		if (p->steps[i].st->nundo)
-			return true;
-	return false;
+	if (!ps->number)
+		return NULL;
+	for (size_t k = 0; k < ps->nhosts; k++)
+		if (ps->hosts[k] == h)
+			return &E->rows[ps->row + k];
+	return NULL;
 }
 
 /* Resuming: may finally steps keep their recorded state?  Only when the
- * run had already reached its end (finally began) and nothing of the
- * forward part is left to do: otherwise this resume ends the run anew
- * and finally runs whole again. */
+ * run had already reached its end (finally began) and nothing before
+ * finally is left to do — every forward step done, or the rollback
+ * finished: otherwise this resume ends the run anew and finally runs
+ * whole again. */
 bool engine_finally_carries(const struct plan *p, const struct run_state *rs)
 {
-	if (!rs || !rs->finally_open)
+	if (!rs || !rs->finally_open || rs->rollback == RB_OPEN)
 		return false;
+	if (rs->rollback == RB_DONE)
+		return true;
 	for (size_t i = 0; i < p->nsteps; i++) {
 		if (!p->steps[i].number)
 			continue;
@@ -1059,11 +1180,93 @@ bool engine_finally_carries(const struct plan *p, const struct run_state *rs)
 
 static void rec_phase(struct engine *E, const char *phase, const char *after)
 {
-	struct json *j = rec_begin(E, "phase", NULL, NULL);
+	struct json *j = engine_rec(E, "phase", NULL, NULL);
 	json_kstr(j, "phase", phase);
 	if (after)
 		json_kstr(j, "after", after);
-	rec_commit(E, true);
+	engine_commit(E, true);
+}
+
+/* Did a forward step fail, with no rollback begun?  (runbook was killed
+ * between the failure and the rollback's first record.) */
+static bool failed_unrolled(const struct run_state *rs)
+{
+	for (size_t i = 0; i < rs->nsteps; i++)
+		if (rs->steps[i].phase == 1 && !strcmp(rs->steps[i].status, "failed"))
+			return true;
+	return false;
+}
+
+bool engine_rolls_back(const struct plan *p, const struct run_state *rs, bool asked)
+{
+	return asked || (rs && (rs->rollback != RB_NONE || (!p->rb->on_failure_stop && failed_unrolled(rs) &&
+							     rollback_preview((struct plan *)p, rs, NULL) > 0)));
+}
+
+/* Rolling back what an earlier process did: the forward steps' states,
+ * results and undo values come back from the journal, and nothing runs
+ * forward.  An interrupted step with a check is settled by it, so that a
+ * change that did happen is undone too. */
+static void restore_forward(struct engine *E)
+{
+	struct plan *p = E->plan;
+	const struct run_state *rs = E->opt.prior;
+	for (size_t i = 0; i < p->nsteps; i++) {
+		struct pstep *ps = &p->steps[i];
+		if (ps->st->kind->action == ACT_GROUP || ps->st->kind->action == ACT_USES) {
+			const struct step_state *was = run_state_step(rs, ps->id, "");
+			if (was && !strcmp(was->status, "skipped")) {
+				for (size_t k = i + 1; k <= i + ps->span; k++)
+					for (size_t h = 0; p->steps[k].number && h < p->steps[k].nhosts; h++)
+						E->rows[p->steps[k].row + h].status = "skipped";
+				i += ps->span;
+			} else if (was && !strcmp(was->status, "entered") && ps->st->kind->action == ACT_USES) {
+				struct lookup lk = header_lookup(E, ps, NULL);
+				char *why = NULL;
+				enter_module(E, ps, &lk, &why);
+				free(why);
+				lookup_release(&lk);
+			}
+			continue;
+		}
+		for (size_t h = 0; h < ps->nhosts; h++) {
+			struct summary_row *row = &E->rows[ps->row + h];
+			const struct step_state *was = run_state_step(rs, ps->id, ps->hosts[h]->name);
+			if (!was)
+				continue;
+			struct step_exec x;
+			step_exec_init(&x, E, ps, ps->hosts[h], NULL);
+			row->ms = was->ms;
+			if (step_state_done(was)) {
+				bring_back(&x, was);
+				row->status = !strcmp(was->status, "skipped") ? "skipped" : was->status;
+			} else if (!strcmp(was->status, "started") || !strcmp(was->status, "interrupted")) {
+				row->status = "interrupted";
+				row->ms = -1;
+				if (ps->st->kind->action == ACT_RUN && ps->st->check && wait_orphan(&x, was) == 0) {
+					if (p->run_dir[0])
+						x.logfd = step_log_open(p->run_dir, ps->number, ps->id,
+									ps->nhosts > 1 ? ps->hosts[h]->name : NULL, &x.logpath);
+					stepio_log(&x, "# interrupted; before the rollback, its check decides whether it took effect\n");
+					x.show_output = ui_verbosity() > 0;
+					if (step_check(&x) == 0) {
+						settled_results(&x, was);
+						rec_step_end(&x, "ok", 0, "check");
+						row->status = "ok";
+						ui_note(0, "settled", "step %d (%s) was interrupted; its check passes: it took "
+								      "effect, and is undone with the rest", ps->number, ps->id);
+					}
+				}
+			} else {
+				row->status = was->status;
+				if (!strcmp(was->status, "failed") && !E->failed_step) {
+					E->failed_step = ps;
+					E->failed_host = ps->hosts[h];
+				}
+			}
+			step_exec_release(&x);
+		}
+	}
 }
 
 int engine_run(struct plan *p, const struct engine_opts *o)
@@ -1073,14 +1276,25 @@ int engine_run(struct plan *p, const struct engine_opts *o)
 	add_rows(&E, p->steps, p->nsteps);
 	add_rows(&E, p->fin, p->nfin);
 	const struct runbook *rb = p->rb;
-	ui_title("runbook %s \xe2\x80\x94 %s %s on %s", rb->name, o->prior ? "resuming run" : "run", p->run_id,
-		 p->target);
+	const struct run_state *prior = o->prior;
+	/* once a rollback began, or a step failed under on_failure: rollback,
+	 * nothing runs forward again: a resume goes on undoing */
+	bool rb_only = engine_rolls_back(p, prior, o->rollback);
+	const char *trigger = prior && prior->rollback != RB_NONE && prior->rollback_trigger ? prior->rollback_trigger
+			      : o->rollback ? "operator" : "failure";
+	ui_title("runbook %s \xe2\x80\x94 %s %s on %s", rb->name,
+		 o->rollback && (!prior || prior->rollback == RB_NONE) ? "rolling back run"
+		 : rb_only ? "resuming the rollback of run"
+		 : prior ? "resuming run" : "run",
+		 p->run_id, p->target);
 	struct json *j = ui_event_begin("run_start");
 	json_kstr(j, "run", p->run_id);
 	json_kstr(j, "runbook", rb->name);
 	json_kstr(j, "target", p->target);
-	if (o->prior)
+	if (prior)
 		json_kbool(j, "resumed", true);
+	if (rb_only)
+		json_kbool(j, "rollback", true);
 	struct json pj = {0};
 	json_begin(&pj);
 	for (size_t i = 0; i < p->nparams; i++)
@@ -1092,67 +1306,94 @@ int engine_run(struct plan *p, const struct engine_opts *o)
 
 	int code = EXIT_OK;
 	const char *outcome = "succeeded";
-	const struct run_state *prior = o->prior;
+	char *owned_outcome = NULL;
 	E.fin_carry = engine_finally_carries(p, prior);
 	int pre_failed = 0;
-	if (prior && prior->pre_passed) {
+	int rolled = 1; /* 1 none, 0 done, -1 an undo failed */
+	bool in_pre = false;
+	if (rb_only) {
+		restore_forward(&E);
+		if (prior->rollback == RB_DONE) {
+			ui_title("rollback: finished earlier");
+			rolled = 0;
+		} else if (!E.jfail) {
+			rolled = rollback_run(&E, trigger);
+		}
+	} else if (prior && prior->pre_passed) {
 		if (p->npre)
 			ui_title("preconditions: passed when the run started");
 	} else {
 		pre_failed = run_preconditions(&E);
+		in_pre = E.interrupted;
 		if (!pre_failed && !E.interrupted)
 			rec_phase(&E, "steps", NULL);
 	}
+	if (!rb_only && !E.jfail && !E.interrupted && !pre_failed) {
+		if (p->nsteps)
+			ui_title("steps");
+		engine_walk(&E, p->steps, p->nsteps, false, 1, NULL);
+		if (E.failed && !rb->on_failure_stop && !E.paused && !E.interrupted && !E.jfail)
+			rolled = rollback_run(&E, "failure");
+	}
+	/* finally runs when the run has ended — succeeded, failed, rolled
+	 * back or not; a paused or interrupted run has not ended: it can
+	 * still be resumed */
+	bool fin_ok = true;
+	if (!pre_failed && !E.paused && !E.interrupted && !E.jfail && p->nfin) {
+		ui_title("finally");
+		if (!E.fin_carry)
+			rec_phase(&E, "finally", rolled == 0 ? "rolled back" : rolled < 0 ? "rollback failed"
+						 : E.failed ? "failed" : "succeeded");
+		fin_ok = engine_walk(&E, p->fin, p->nfin, true, 2, NULL);
+	}
+	const char *failed_id = E.failed_step ? E.failed_step->id : prior && prior->rollback_step ? prior->rollback_step : NULL;
 	if (E.jfail) {
 		code = EXIT_FAILED;
-		outcome = "stopped: the journal cannot be written";
+		outcome = "stopped: the journal cannot be written (resume once it is writable)";
 	} else if (E.interrupted) {
 		code = EXIT_INTR;
-		outcome = "interrupted during the preconditions";
+		outcome = E.rb ? "interrupted during the rollback (runbook resume continues it)"
+			  : in_pre ? "interrupted during the preconditions" : "interrupted";
 	} else if (pre_failed) {
 		code = EXIT_PRECOND;
 		outcome = "stopped before any step (a precondition failed)";
 		ui_error("%d precondition%s failed: nothing was run", pre_failed, pre_failed > 1 ? "s" : "");
-	} else {
-		if (p->nsteps)
-			ui_title("steps");
-		walk(&E, p->steps, p->nsteps, false, 1);
-		/* finally runs when the run has ended, failed or not; a paused or
-		 * interrupted run has not ended: it can still be resumed */
-		bool fin_ok = true;
-		if (!E.paused && !E.interrupted && !E.jfail && p->nfin) {
-			ui_title("finally");
-			if (!E.fin_carry)
-				rec_phase(&E, "finally", E.failed ? "failed" : "succeeded");
-			fin_ok = walk(&E, p->fin, p->nfin, true, 2);
-		}
-		if (E.jfail) {
-			code = EXIT_FAILED;
-			outcome = "stopped: the journal cannot be written (resume once it is writable)";
-		} else if (E.interrupted) {
-			code = EXIT_INTR;
-			outcome = "interrupted";
-		} else if (E.paused) {
-			code = EXIT_PAUSED;
-			outcome = E.settle_paused ? "paused: an interrupted step is left unsettled (runbook resume asks again)"
-					   : "paused for a confirmation (runbook resume --yes approves it)";
-		} else if (E.failed) {
-			code = EXIT_FAILED;
-			outcome = rb->on_failure_stop ? "failed (on_failure: stop, nothing undone)"
-				  : any_undo(p) ? "failed (nothing was undone: automatic rollback is not in this version)"
-						: "failed";
-		} else if (!fin_ok) {
-			code = EXIT_FAILED;
-			outcome = "failed in finally";
-		}
+	} else if (E.paused) {
+		code = EXIT_PAUSED;
+		outcome = E.settle_paused ? "paused: an interrupted step is left unsettled (runbook resume asks again)"
+			  : E.rb ? "paused in the rollback for a confirmation (runbook resume --yes approves it)"
+				 : "paused for a confirmation (runbook resume --yes approves it)";
+	} else if (rolled < 0) {
+		code = EXIT_ROLLBACK;
+		outcome = owned_outcome = failed_id
+			? xasprintf("failed at %s; the rollback FAILED and needs a human", failed_id)
+			: xstrdup("the rollback FAILED and needs a human");
+	} else if (rolled == 0) {
+		bool by_operator = !strcmp(trigger, "operator");
+		code = by_operator && fin_ok ? EXIT_OK : EXIT_FAILED;
+		outcome = owned_outcome = xasprintf("%s%s%srolled back%s%s", failed_id ? "failed at " : "",
+						    failed_id ? failed_id : "", failed_id ? "; " : "",
+						    by_operator ? " by the operator" : "", fin_ok ? "" : "; finally failed");
+	} else if (E.failed) {
+		code = EXIT_FAILED;
+		outcome = owned_outcome =
+			rb->on_failure_stop
+				? xasprintf("failed at %s (on_failure: stop, nothing undone: 'runbook rollback %s' undoes, "
+					    "'runbook resume %s' retries)", failed_id ? failed_id : "a step", p->run_id,
+					    p->run_id)
+				: xasprintf("failed at %s (nothing to undo: 'runbook resume %s' retries it)",
+					    failed_id ? failed_id : "a step", p->run_id);
+	} else if (!fin_ok) {
+		code = EXIT_FAILED;
+		outcome = "failed in finally";
 	}
 	long long ms = now_ms() - t0;
 	if (!E.jfail) {
-		j = rec_begin(&E, "run_end", NULL, NULL);
+		j = engine_rec(&E, "run_end", NULL, NULL);
 		json_kstr(j, "status", outcome);
 		json_kint(j, "exit", code);
 		json_kint(j, "duration_ms", ms);
-		rec_commit(&E, true);
+		engine_commit(&E, true);
 	}
 	print_summary(&E, outcome, ms);
 	j = ui_event_begin("run_end");
@@ -1161,6 +1402,7 @@ int engine_run(struct plan *p, const struct engine_opts *o)
 	json_kint(j, "exit", code);
 	json_kint(j, "duration_ms", ms);
 	ui_event_emit();
+	free(owned_outcome);
 	for (size_t i = 0; i < E.nrows; i++) {
 		free(E.rows[i].id);
 		free(E.rows[i].title);
@@ -1168,6 +1410,10 @@ int engine_run(struct plan *p, const struct engine_opts *o)
 	}
 	free(E.rows);
 	free(E.jfail);
+	free(E.undo_why);
+	free(E.undo_log);
+	rollback_free(&E);
+	snapshots_free(&E);
 	for (size_t i = 0; i < p->nhosts; i++) {
 		transport_free(p->hosts[i]->tr);
 		p->hosts[i]->tr = NULL;

@@ -26,6 +26,16 @@ struct engine_opts {
 	/* resuming: what the journal says happened so far, else NULL */
 	const struct run_state *prior;
 	bool rerun_interrupted; /* an interrupted step without check runs again */
+	bool rollback;       /* `runbook rollback`: compensate the run now */
+};
+
+/* An undo being run: what it compensates, on which host, and the values
+ * the compensated step saw (DESIGN §3). */
+struct undo_ctx {
+	struct pstep *unit;  /* the step, group or module call compensated */
+	struct host *host;   /* ...on this host */
+	const struct binding *then;
+	size_t nthen;
 };
 
 /* The output of one attempt, matched line by line as it streams. */
@@ -45,9 +55,11 @@ struct step_exec {
 	struct pstep *ps;
 	const struct step *st;
 	struct host *host;
+	const struct undo_ctx *uc; /* an undo: what it compensates; else NULL */
 	struct lookup lk;    /* names as this step sees them on this host */
 	int attempt;
 	int depth;
+	int number, total;   /* shown as [number/total] */
 	/* the log of this step on this host */
 	int logfd;
 	char *logpath;
@@ -80,7 +92,18 @@ struct summary_row {
 	const char *status;
 	long long ms;
 	int depth;
+	const char *undo;    /* after a rollback: what became of it */
 };
+
+/* The values an undo reads, as its step saw them: per unit and host. */
+struct snapshot {
+	const struct pstep *unit;
+	char *host;
+	struct binding *b;
+	size_t n;
+};
+
+struct rollback;
 
 struct engine {
 	struct plan *plan;
@@ -91,6 +114,14 @@ struct engine {
 	bool fin_carry;      /* resuming: finally steps keep their recorded state */
 	bool settle_paused;  /* paused at an interrupted step, not at a confirm */
 	char *jfail;         /* the journal could not be written: why (owned) */
+	struct pstep *failed_step; /* the forward step that failed, and where */
+	struct host *failed_host;
+	struct snapshot *snaps;
+	size_t nsnaps, snapcap;
+	struct rollback *rb; /* a rollback ran (rollback.c), else NULL */
+	int undo_n, undo_total; /* rollback progress, for [n/N] */
+	char *undo_why;      /* why the last undo failed, and its log (owned) */
+	char *undo_log;
 };
 
 /* Runs the plan; returns the exit code. */
@@ -101,6 +132,47 @@ char *step_title(struct plan *p, const struct pstep *ps);
 /* Resuming: do finally steps keep their recorded state?  (Only when the
  * run had reached finally with nothing of the forward part left.) */
 bool engine_finally_carries(const struct plan *p, const struct run_state *rs);
+
+/* Does this run (resumed from rs, or asked by `runbook rollback`) roll
+ * back rather than go forward?  Once a rollback began, or a step failed
+ * under on_failure: rollback, nothing runs forward again. */
+bool engine_rolls_back(const struct plan *p, const struct run_state *rs, bool asked);
+/* An undo step of the plan by id, or NULL. */
+const struct pstep *plan_undo_step(const struct plan *p, const char *id);
+
+/* --- shared by engine.c and rollback.c ------------------------------------ */
+
+/* Walks a list of steps (phase 1 steps, 2 finally, 3 an undo, with uc
+ * set).  Stops at the first failure unless keep_going.  True if
+ * everything that ran succeeded. */
+bool engine_walk(struct engine *E, struct pstep *v, size_t n, bool keep_going, int phase,
+		 const struct undo_ctx *uc);
+/* Starts a journal record about ps on host (either may be NULL). */
+struct json *engine_rec(struct engine *E, const char *event, const struct pstep *ps, const char *host);
+/* Commits it; false when the journal cannot be written (E->jfail set). */
+bool engine_commit(struct engine *E, bool sync);
+/* The first summary row of ps on host h, or NULL. */
+struct summary_row *engine_row(struct engine *E, const struct pstep *ps, const struct host *h);
+
+/* rollback.c */
+/* Compensates what the forward steps completed, newest first.  trigger
+ * is "failure" or "operator".  0 when every undo that ran succeeded, -1
+ * when one failed (exit 3), or when the run was interrupted or paused
+ * (E->interrupted / E->paused); 1 when a failure left nothing to undo
+ * (then no rollback is recorded, and the run stays resumable). */
+int rollback_run(struct engine *E, const char *trigger);
+/* The rollback part of the summary (after the step rows). */
+void rollback_report(struct engine *E);
+void rollback_free(struct engine *E);
+/* A forward step completed on host: keeps the values its unit's undo
+ * will read, and adds them to its step_end record j (undo_values). */
+void snapshot_take(struct engine *E, const struct pstep *ps, const struct host *h, struct json *j);
+/* Resuming: the same values, read back from the step's step_end. */
+void snapshot_restore(struct engine *E, const struct pstep *ps, const struct host *h, const struct jv *end);
+void snapshots_free(struct engine *E);
+/* What `runbook rollback` would undo, newest first, into out (may be
+ * NULL); returns how many units. */
+int rollback_preview(struct plan *p, const struct run_state *rs, struct sbuf *out);
 
 /* --- used by the step kinds (steps.c) and the output sink (stepio.c) --- */
 

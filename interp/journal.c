@@ -253,6 +253,16 @@ bool step_state_done(const struct step_state *s)
 	return s && (!strcmp(s->status, "ok") || !strcmp(s->status, "failed (allowed)") || !strcmp(s->status, "skipped"));
 }
 
+struct step_state *run_state_undo(const struct run_state *rs, const char *id, const char *host,
+				  const char *for_host)
+{
+	for (size_t i = rs->nundos; i-- > 0;)
+		if (!strcmp(rs->undos[i].id, id) && !strcmp(rs->undos[i].host, host) &&
+		    !strcmp(rs->undos[i].for_host, for_host))
+			return &rs->undos[i];
+	return NULL;
+}
+
 static struct step_state *step_of(struct run_state *rs, const char *id, const char *host, size_t *cap)
 {
 	struct step_state *s = run_state_step(rs, id, host);
@@ -261,6 +271,52 @@ static struct step_state *step_of(struct run_state *rs, const char *id, const ch
 	struct step_state ns = {.id = xstrdup(id), .host = xstrdup(host), .status = "started"};
 	VEC_PUSH(rs->steps, rs->nsteps, *cap, ns);
 	return &rs->steps[rs->nsteps - 1];
+}
+
+static struct step_state *undo_of(struct run_state *rs, const char *id, const char *host, const char *of,
+				  const char *for_host, size_t *cap)
+{
+	struct step_state *s = run_state_undo(rs, id, host, for_host);
+	if (s)
+		return s;
+	struct step_state ns = {.id = xstrdup(id), .host = xstrdup(host), .status = "started", .of = of,
+				.for_host = for_host};
+	VEC_PUSH(rs->undos, rs->nundos, *cap, ns);
+	return &rs->undos[rs->nundos - 1];
+}
+
+/* step_start/_pid/_end/_skip and their undo_ twins: what the record
+ * (named by its suffix) says about s. */
+static void apply_leaf_record(struct step_state *s, const char *what, const struct jv *v, int phase)
+{
+	if (!strcmp(what, "start")) {
+		s->phase = phase;
+		s->status = "started";
+		s->attempts = (int)jv_int(v, "attempt", 1);
+		s->pgid = 0;
+		s->end = NULL;
+		s->settled = NULL;
+	} else if (!strcmp(what, "pid")) {
+		s->pgid = jv_int(v, "pgid", 0);
+	} else if (!strcmp(what, "end")) {
+		const char *st = jv_str(v, "status");
+		static const char *const known[] = {"ok", "failed", "failed (allowed)", "interrupted", "paused"};
+		s->status = "failed";
+		for (size_t k = 0; st && k < ARRAY_LEN(known); k++)
+			if (!strcmp(st, known[k]))
+				s->status = known[k];
+		s->phase = phase;
+		s->rc = (int)jv_int(v, "rc", -1);
+		s->attempts = (int)jv_int(v, "attempts", s->attempts);
+		s->ms = jv_int(v, "duration_ms", 0);
+		s->end = v;
+		s->settled = jv_str(v, "settled");
+	} else if (!strcmp(what, "skip")) {
+		s->phase = phase;
+		s->status = "skipped";
+		s->group = jv_bool(v, "group");
+		s->end = v;
+	}
 }
 
 static void take_files(struct run_state *rs, const struct jv *files)
@@ -311,7 +367,7 @@ static long long epoch_of(const char *iso)
 /* Folds the records into the state.  0, or -1 with err set. */
 static int fold(struct run_state *rs, struct rb_error *err)
 {
-	size_t cap = 0;
+	size_t cap = 0, ucap = 0;
 	int phase = 0;
 	for (size_t i = 0; i < rs->nrecs; i++) {
 		struct jrec *r = &rs->recs[i];
@@ -374,12 +430,28 @@ static int fold(struct run_state *rs, struct rb_error *err)
 			} else if (ph && !strcmp(ph, "finally")) {
 				rs->finally_open = true;
 				phase = 2;
+			} else if (ph && !strcmp(ph, "rollback")) {
+				if (rs->rollback == RB_NONE) {
+					rs->rollback_trigger = jv_str(v, "trigger");
+					rs->rollback_step = jv_str(v, "step");
+				}
+				rs->rollback = RB_OPEN;
+				rs->rollback_failed = false;
+				phase = 3;
 			}
+			continue;
+		}
+		if (!strcmp(ev, "rollback_end")) {
+			const char *st = jv_str(v, "status");
+			if (st && !strcmp(st, "done"))
+				rs->rollback = RB_DONE;
+			else
+				rs->rollback_failed = true;
 			continue;
 		}
 		const char *step = jv_str(v, "step");
 		if (!strcmp(ev, "precondition") || !strncmp(ev, "step_", 5) || !strncmp(ev, "confirm_", 8) ||
-		    !strcmp(ev, "group_enter")) {
+		    !strcmp(ev, "group_enter") || !strncmp(ev, "undo_", 5)) {
 			if (!step) {
 				rb_error_add(err, "%s:%d: a %s record without its step", rs->path, r->line, ev);
 				return -1;
@@ -392,41 +464,20 @@ static int fold(struct run_state *rs, struct rb_error *err)
 			struct step_state *s = step_of(rs, step, host, &cap);
 			s->phase = 0;
 			s->status = !strcmp(jv_str(v, "status") ? jv_str(v, "status") : "", "ok") ? "ok" : "failed";
-		} else if (!strcmp(ev, "step_start")) {
-			struct step_state *s = step_of(rs, step, host, &cap);
-			s->phase = phase;
-			s->status = "started";
-			s->attempts = (int)jv_int(v, "attempt", 1);
-			s->pgid = 0;
-			s->end = NULL;
-			s->settled = NULL;
-		} else if (!strcmp(ev, "step_pid")) {
-			step_of(rs, step, host, &cap)->pgid = jv_int(v, "pgid", 0);
-		} else if (!strcmp(ev, "step_end")) {
-			struct step_state *s = step_of(rs, step, host, &cap);
-			const char *st = jv_str(v, "status");
-			static const char *const known[] = {"ok", "failed", "failed (allowed)", "interrupted", "paused"};
-			s->status = "failed";
-			for (size_t k = 0; st && k < ARRAY_LEN(known); k++)
-				if (!strcmp(st, known[k]))
-					s->status = known[k];
-			s->phase = phase;
-			s->rc = (int)jv_int(v, "rc", -1);
-			s->attempts = (int)jv_int(v, "attempts", s->attempts);
-			s->ms = jv_int(v, "duration_ms", 0);
-			s->end = v;
-			s->settled = jv_str(v, "settled");
+		} else if (!strncmp(ev, "step_", 5)) {
+			apply_leaf_record(step_of(rs, step, host, &cap), ev + 5, v, phase);
+		} else if (!strncmp(ev, "undo_", 5)) {
+			const char *of = jv_str(v, "of"), *for_host = jv_str(v, "for");
+			if (!of || !for_host) {
+				rb_error_add(err, "%s:%d: an %s record without of/for", rs->path, r->line, ev);
+				return -1;
+			}
+			apply_leaf_record(undo_of(rs, step, host, of, for_host, &ucap), ev + 5, v, 3);
 		} else if (!strcmp(ev, "group_enter")) {
 			struct step_state *s = step_of(rs, step, "", &cap);
 			s->phase = phase;
 			s->status = "entered";
 			s->group = true;
-		} else if (!strcmp(ev, "step_skip")) {
-			struct step_state *s = step_of(rs, step, host, &cap);
-			s->phase = phase;
-			s->status = "skipped";
-			s->group = jv_bool(v, "group");
-			s->end = v;
 		}
 		/* confirm_ask/confirm_answer are for the reader; the step's own
 		 * start and end carry its state */
@@ -504,6 +555,11 @@ void run_state_release(struct run_state *rs)
 		free(rs->steps[i].host);
 	}
 	free(rs->steps);
+	for (size_t i = 0; i < rs->nundos; i++) {
+		free(rs->undos[i].id);
+		free(rs->undos[i].host);
+	}
+	free(rs->undos);
 	free(rs->files);
 	free(rs->plan);
 	free(rs->path);

@@ -26,7 +26,15 @@
  *               [captures{} masked[] stdout stderr settled]
  *   step_skip   step [host] reason [group]
  *   confirm_ask / confirm_answer   step host [text | answer]
- *   run_end     status exit duration_ms */
+ *   run_end     status exit duration_ms
+ * and for a rollback (phase "rollback" begins one, or continues it):
+ *   phase       phase "rollback" trigger ("failure" | "operator") [step host continued]
+ *   undo_start / undo_pid / undo_end / undo_skip
+ *               as step_*, plus of (the step or group compensated) and
+ *               for (the host it is compensated on)
+ *   rollback_end status ("done" | "failed") undone failed not_undone
+ * A step_end of a step with an undo carries undo_values: the values its
+ * undo reads, as they were then (secrets left out). */
 #ifndef RB_JOURNAL_H
 #define RB_JOURNAL_H
 
@@ -84,7 +92,11 @@ struct step_state {
 	const struct jv *end; /* the step_end record, or NULL */
 	const char *settled;  /* how an interrupted step was settled, or NULL */
 	bool group;           /* a skipped group or module call header */
+	/* undos: the step or group compensated, and on which host */
+	const char *of, *for_host;
 };
+
+enum rollback_state { RB_NONE, RB_OPEN, RB_DONE };
 
 /* A file a run depends on, as recorded: its role, path and hash. */
 struct jfile {
@@ -119,6 +131,12 @@ struct run_state {
 	size_t nplan;
 	struct step_state *steps;
 	size_t nsteps;
+	struct step_state *undos;   /* what each undo did (key: id, host, for) */
+	size_t nundos;
+	enum rollback_state rollback;
+	bool rollback_failed;       /* the latest rollback stopped at a failed undo */
+	const char *rollback_trigger; /* "failure" or "operator" (the first one) */
+	const char *rollback_step;  /* the failed step that started it, or NULL */
 	bool pre_passed;            /* a "phase: steps" record exists */
 	bool finally_open;          /* finally began, and the run has not ended since */
 	const struct jv *end;       /* the run_end after the last start/resume, or NULL */
@@ -138,6 +156,9 @@ bool step_state_done(const struct step_state *s);
 
 /* The latest state of a step on a host (host NULL: any/""), or NULL. */
 struct step_state *run_state_step(const struct run_state *rs, const char *id, const char *host);
+/* The latest state of an undo step on host, compensating for_host. */
+struct step_state *run_state_undo(const struct run_state *rs, const char *id, const char *host,
+				  const char *for_host);
 
 /* Reopens the journal of rs for appending: a torn tail is cut off first
  * and the sequence continues.  0, or -1 with err set. */

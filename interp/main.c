@@ -27,7 +27,11 @@ static const char usage[] =
 	"                      validate RUNBOOK (a file or a name) and run it\n"
 	"  resume [RUN] [--use-current] [--rerun-interrupted] [-p secret=v]\n"
 	"                      continue a run that was interrupted, paused or failed\n"
-	"                      (default: the most recent unfinished run)\n"
+	"                      (default: the most recent unfinished run); a run\n"
+	"                      whose rollback began goes on rolling back\n"
+	"  rollback RUN [--yes] [--rerun-interrupted]\n"
+	"                      undo what RUN completed, newest first (asks first\n"
+	"                      unless --yes)\n"
 	"  status [RUN] [--all] [--format text|json]\n"
 	"                      recent runs, or one run step by step and what resume\n"
 	"                      would do next\n"
@@ -42,16 +46,18 @@ static const char usage[] =
 	"                      $XDG_STATE_HOME/runbook or ~/.local/state/runbook)\n"
 	"  --inventory F       hosts, groups and param values\n"
 	"  --events FILE       append one JSON object per event to FILE\n"
-	"  --lock-wait DURATION  wait up to DURATION for a target's lock (run, resume)\n"
+	"  --lock-wait DURATION  wait up to DURATION for a target's lock (run, resume,\n"
+	"                      rollback)\n"
 	"  -v, --verbose       show commands and check output\n"
 	"  -q, --quiet         show only failures and the summary line\n"
 	"  --help, --version\n"
 	"\n"
-	"exit codes: 0 ok, 1 a step failed, 2 bad input (nothing ran), 4 paused for\n"
-	"a confirmation, 5 a precondition failed (nothing changed), 130 interrupted.\n";
+	"exit codes: 0 ok, 1 a step failed (rolled back or stopped), 2 bad input\n"
+	"(nothing ran), 3 the rollback failed (needs a human), 4 paused for a\n"
+	"confirmation, 5 a precondition failed (nothing changed), 130 interrupted.\n";
 
 /* Commands of the contract that later versions bring. */
-static const char *const later_cmds[] = {"plan", "rollback", "lint", "trust"};
+static const char *const later_cmds[] = {"plan", "lint", "trust"};
 static const char *const cmds[] = {"run", "list", "plan", "resume", "rollback", "status", "log", "lint",
 				   "trust", "lock"};
 
@@ -203,6 +209,8 @@ int main(int argc, char **argv)
 		code = cmd_run(&o);
 	else if (!strcmp(cmd, "resume"))
 		code = cmd_resume(&o);
+	else if (!strcmp(cmd, "rollback"))
+		code = cmd_rollback(&o);
 	else if (!strcmp(cmd, "status"))
 		code = cmd_status(&o);
 	else if (!strcmp(cmd, "log"))

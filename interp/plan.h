@@ -40,10 +40,14 @@ struct scope {
 	bool entered;           /* module scope: `with` values bound */
 };
 
-/* An enclosing group or uses step whose modifiers a step inherits. */
+/* An enclosing group or uses step whose modifiers a step inherits.  An
+ * undo also inherits from the step it compensates: its env, cwd and sudo
+ * (the context the change was made in), but not a leaf's own timeout,
+ * which was the forward command's. */
 struct frame {
 	const struct step *st;
 	struct scope *scope;
+	bool skip_timeout;
 };
 
 struct pstep {
@@ -59,6 +63,14 @@ struct pstep {
 	size_t nouter;
 	struct scope *inner;   /* uses headers: the module scope opened */
 	size_t row;            /* engine scratch: first summary row */
+	/* compensation (DESIGN §3) */
+	struct pstep *undo;    /* its `undo`, expanded like steps (owned) */
+	size_t nundo;
+	struct pstep *unit;    /* forward leaves: what compensates it on a
+				* rollback — itself, or the outermost group or
+				* module call around it with an undo — or NULL */
+	bool own_hosts;        /* undo steps: hosts chosen by an `on` in the
+				* undo, not the compensated host */
 };
 
 struct param_value {
@@ -116,6 +128,9 @@ struct lookup {
 	/* diagnose hints: the matched pattern's named groups first */
 	const struct binding *extra;
 	size_t nextra;
+	/* undos: the values their step saw, before the current ones */
+	const struct binding *then;
+	size_t nthen;
 	char *tmp;     /* owned scratch for computed values */
 };
 const char *plan_lookup(void *ctx, const char *name, bool *secret);

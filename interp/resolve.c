@@ -80,6 +80,9 @@ const char *plan_lookup(void *ctx, const char *name, bool *secret)
 	for (size_t i = 0; i < lk->nextra; i++)
 		if (!strcmp(lk->extra[i].name, name))
 			return lk->extra[i].value;
+	for (size_t i = 0; i < lk->nthen; i++)
+		if (!strcmp(lk->then[i].name, name))
+			return lk->then[i].value; /* never secret: those are not kept */
 	if (!strncmp(name, "host.", 5)) {
 		if (!lk->host)
 			return NULL;
@@ -388,6 +391,54 @@ static void expand(struct expander *E, const struct step *steps, size_t n, struc
 		   struct frame *outer, size_t nouter, const char *prefix, int depth,
 		   struct host **inh, size_t ninh);
 
+/* The undo of E->v[at], expanded like steps (module calls in it too):
+ * inside the frames of the step it compensates, with that step as the
+ * innermost frame, on its hosts unless the undo names others.  Its
+ * leaves carry the compensated step's number, for their log names. */
+static void expand_undo(struct expander *E, size_t at, struct frame *outer, size_t nouter, const char *prefix)
+{
+	const struct pstep *ps = &E->v[at];
+	const struct step *st = ps->st;
+	if (!st->nundo)
+		return;
+	bool header = st->kind->action == ACT_GROUP || st->kind->action == ACT_USES;
+	int number = ps->number;
+	for (size_t k = at + 1; !number && k <= at + ps->span; k++)
+		number = E->v[k].number;
+	struct frame *fr = xcalloc(nouter + 2, sizeof(*fr));
+	if (nouter)
+		memcpy(fr, outer, nouter * sizeof(*outer));
+	fr[nouter] = (struct frame){st, ps->scope, !header};
+	struct expander U = {.R = E->R};
+	expand(&U, st->undo, st->nundo, ps->scope, fr, nouter + 1, prefix, ps->depth + 1, ps->hosts, ps->nhosts);
+	free(fr);
+	for (size_t k = 0; k < U.n; k++) {
+		struct pstep *u = &U.v[k];
+		if (u->number)
+			u->number = number;
+		u->own_hosts = u->st->on != NULL;
+		for (size_t f = nouter + 1; f < u->nouter; f++)
+			u->own_hosts |= u->outer[f].st->on != NULL;
+	}
+	E->v[at].undo = U.v;
+	E->v[at].nundo = U.n;
+}
+
+/* Which undo compensates each forward leaf: the outermost group or
+ * module call with an undo replaces its members' own. */
+static void assign_units(struct pstep *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct pstep *ps = &v[i];
+		bool header = ps->st->kind->action == ACT_GROUP || ps->st->kind->action == ACT_USES;
+		if (!ps->unit && ps->nundo)
+			ps->unit = ps;
+		if (header && ps->unit)
+			for (size_t k = i + 1; k <= i + ps->span; k++)
+				v[k].unit = ps->unit;
+	}
+}
+
 static void expand_one(struct expander *E, const struct step *st, struct scope *scope, struct frame *outer,
 		       size_t nouter, const char *prefix, int depth, struct host **inh, size_t ninh)
 {
@@ -425,9 +476,11 @@ static void expand_one(struct expander *E, const struct step *st, struct scope *
 	if (!header)
 		ps.number = ++E->leaves;
 	VEC_PUSH(E->v, E->n, E->cap, ps);
-	if (!header)
-		return;
 	size_t at = E->n - 1;
+	if (!header) {
+		expand_undo(E, at, outer, nouter, prefix);
+		return;
+	}
 	struct host **hosts = E->v[at].hosts;
 	size_t nhosts = E->v[at].nhosts;
 	struct frame *fr = xcalloc(nouter + 2, sizeof(*fr));
@@ -448,6 +501,7 @@ static void expand_one(struct expander *E, const struct step *st, struct scope *
 	}
 	free(fr);
 	E->v[at].span = E->n - at - 1;
+	expand_undo(E, at, outer, nouter, prefix);
 }
 
 static void expand(struct expander *E, const struct step *steps, size_t n, struct scope *scope,
@@ -527,6 +581,7 @@ struct plan *plan_resolve(struct runbook *rb, const struct run_input *in, struct
 	expand_list(&R, rb->pre, rb->npre, th, nth, &p->pre, &p->npre, &leaves);
 	leaves = 0;
 	expand_list(&R, rb->steps, rb->nsteps, th, nth, &p->steps, &p->nsteps, &leaves);
+	assign_units(p->steps, p->nsteps);
 	expand_list(&R, rb->fin, rb->nfin, th, nth, &p->fin, &p->nfin, &leaves);
 	p->nleaves = leaves;
 	p->target_hosts = th;
@@ -545,6 +600,7 @@ static void psteps_free(struct pstep *v, size_t n)
 		free(v[i].id);
 		free(v[i].hosts);
 		free(v[i].outer);
+		psteps_free(v[i].undo, v[i].nundo);
 	}
 	free(v);
 }

@@ -11,23 +11,24 @@
 
 const char *run_state_name(const struct run_state *rs, bool live)
 {
+	bool rolling = rs->rollback == RB_OPEN;
 	if (live)
-		return "running";
+		return rolling ? "rolling back" : "running";
 	if (!rs->end)
-		return "interrupted"; /* killed or crashed: no run_end */
+		return rolling ? "rollback interrupted" : "interrupted"; /* killed or crashed: no run_end */
 	switch (rs->exit_code) {
-	case 0: return "succeeded";
+	case 0: return rs->rollback == RB_DONE ? "rolled back" : "succeeded";
 	case 3: return "rollback failed";
-	case 4: return "paused";
+	case 4: return rolling ? "rollback paused" : "paused";
 	case 5: return "precondition failed";
-	case 130: return "interrupted";
-	default: return "failed";
+	case 130: return rolling ? "rollback interrupted" : "interrupted";
+	default: return rs->rollback == RB_DONE ? "rolled back" : "failed";
 	}
 }
 
 bool run_unfinished(const struct run_info *ri)
 {
-	return ri->replayed && !ri->live && strcmp(ri->state, "succeeded") != 0;
+	return ri->replayed && !ri->live && strcmp(ri->state, "succeeded") != 0 && strcmp(ri->state, "rolled back") != 0;
 }
 
 /* Is a process holding one of this run's locks now? */

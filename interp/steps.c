@@ -146,7 +146,7 @@ static int run_note(struct step_exec *x)
 	char *text = exec_render(x, x->st->text, RENDER_MASK);
 	if (!text)
 		return -1;
-	ui_note(x->depth, "note", "[%d/%d] %s", x->ps->number, x->eng->plan->nleaves, text);
+	ui_note(x->depth, "note", "[%d/%d] %s", x->number, x->total, text);
 	stepio_log(x, "note: %s\n", text);
 	free(text);
 	return 0;
@@ -167,8 +167,8 @@ static int run_confirm(struct step_exec *x)
 			free(text);
 			return -1;
 		}
-		ui_note(x->depth, "confirm", "[%d/%d] %s \xe2\x80\x94 approved by --yes", x->ps->number,
-			x->eng->plan->nleaves, text);
+		ui_note(x->depth, "confirm", "[%d/%d] %s \xe2\x80\x94 approved by --yes", x->number,
+			x->total, text);
 		stepio_log(x, "approved by --yes\n");
 		free(text);
 		return 0;
@@ -180,7 +180,7 @@ static int run_confirm(struct step_exec *x)
 		free(text);
 		return -1;
 	}
-	ui_note(x->depth, "confirm", "[%d/%d] %s", x->ps->number, x->eng->plan->nleaves, text);
+	ui_note(x->depth, "confirm", "[%d/%d] %s", x->number, x->total, text);
 	printf("%*s%sContinue? [y/N] %s", 2 * (x->depth + 1), "", ui_c("bold"), ui_c("reset"));
 	fflush(stdout);
 	char ans[64];
