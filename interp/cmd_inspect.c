@@ -51,8 +51,26 @@ static char *next_action(const struct run_info *ri)
 	const struct run_state *rs = &ri->rs;
 	if (ri->live)
 		return xstrdup("nothing: the run is still going (see 'runbook lock')");
+	if (rs->rollback == RB_DONE)
+		return xstrdup("nothing: the run was rolled back");
 	if (!strcmp(ri->state, "succeeded"))
-		return xstrdup("nothing: the run succeeded");
+		return xstrdup("nothing: the run succeeded ('runbook rollback' would undo it)");
+	if (rs->rollback == RB_OPEN) {
+		for (size_t i = rs->nundos; i-- > 0;) {
+			const struct step_state *u = &rs->undos[i];
+			if (!strcmp(u->status, "failed"))
+				return xasprintf("retry the undo %s of %s, which failed, then undo the rest ('runbook resume "
+						 "%s' or 'runbook rollback %s')", u->id, u->of, ri->id, ri->id);
+			if (!strcmp(u->status, "started") || !strcmp(u->status, "interrupted"))
+				return xasprintf("go on with the rollback ('runbook resume %s'): the undo %s of %s was "
+						 "interrupted, and its check (if it has one) decides whether it runs again",
+						 ri->id, u->id, u->of);
+			if (!strcmp(u->status, "paused"))
+				return xasprintf("go on with the rollback ('runbook resume %s'): ask the confirmation "
+						 "of %s again", ri->id, u->id);
+		}
+		return xasprintf("go on with the rollback ('runbook resume %s'), never forward", ri->id);
+	}
 	if (!rs->pre_passed)
 		return xstrdup("check the preconditions again, then run the steps from the first");
 	int todo = 0;
@@ -89,6 +107,8 @@ static char *next_action(const struct run_info *ri)
 	}
 	if (!first)
 		return xstrdup(rs->finally_open ? "finish the finally steps" : "run the finally steps and end the run");
+	if (!strcmp(how, "retry it (it failed)"))
+		how = "retry it (it failed), or undo the run with 'runbook rollback'";
 	char more[48] = "";
 	if (todo > 1)
 		snprintf(more, sizeof(more), "; then %d more", todo - 1);
@@ -107,6 +127,39 @@ static const char *step_state_name(const struct run_info *ri, const struct step_
 	if (!strcmp(s->status, "started"))
 		return ri->live ? "running" : "interrupted";
 	return s->status;
+}
+
+/* What the rollback did about forward step e on host: "" when no
+ * rollback began or the step had not completed. */
+static const char *undo_state_name(const struct run_info *ri, const struct jplan *e, const char *host,
+				   const struct step_state *s)
+{
+	const struct run_state *rs = &ri->rs;
+	if (rs->rollback == RB_NONE || e->phase != 1 || !s || strcmp(s->status, "ok"))
+		return "";
+	if (!e->undo)
+		return "no undo";
+	bool any = false, failed = false, running = false, paused = false, all_done = true;
+	bool group = strcmp(e->undo, e->id) != 0;
+	for (size_t i = 0; i < rs->nundos; i++) {
+		const struct step_state *u = &rs->undos[i];
+		if (strcmp(u->of, e->undo) || (strcmp(u->for_host, host) && !group))
+			continue;
+		any = true;
+		failed |= !strcmp(u->status, "failed");
+		running |= !strcmp(u->status, "started") || !strcmp(u->status, "interrupted");
+		paused |= !strcmp(u->status, "paused");
+		all_done &= step_state_done(u);
+	}
+	if (!any)
+		return rs->rollback == RB_DONE ? "not undone" : "to undo";
+	if (failed)
+		return "undo failed";
+	if (running)
+		return ri->live ? "undoing" : "interrupted";
+	if (paused)
+		return "paused";
+	return all_done ? "undone" : "undoing";
 }
 
 static void json_run_summary(struct json *j, const struct run_info *ri)
@@ -234,6 +287,8 @@ static int status_one(const struct opts *o, const char *state, const char *arg)
 				json_kstr(&sj, "phase", e->phase == 0 ? "preconditions" : e->phase == 2 ? "finally" : "steps");
 				json_kstr(&sj, "host", hn);
 				json_kstr(&sj, "state", step_state_name(&ri, s));
+				if (*undo_state_name(&ri, e, hn, s))
+					json_kstr(&sj, "undo", undo_state_name(&ri, e, hn, s));
 				if (s) {
 					json_kint(&sj, "attempts", s->attempts);
 					json_kint(&sj, "duration_ms", s->ms);
@@ -260,6 +315,35 @@ static int status_one(const struct opts *o, const char *state, const char *arg)
 		}
 		json_kraw(&j, "steps", json_end(&st));
 		json_release(&st);
+		if (rs->rollback != RB_NONE) {
+			struct json rb = {0}, us = {0};
+			json_begin(&rb);
+			json_kstr(&rb, "state", rs->rollback == RB_DONE ? "done" : rs->rollback_failed ? "failed" : "open");
+			json_kstr(&rb, "trigger", rs->rollback_trigger);
+			if (rs->rollback_step)
+				json_kstr(&rb, "step", rs->rollback_step);
+			json_begin_array(&us);
+			for (size_t i = 0; i < rs->nundos; i++) {
+				const struct step_state *u = &rs->undos[i];
+				struct json uj = {0};
+				json_begin(&uj);
+				json_kstr(&uj, "id", u->id);
+				json_kstr(&uj, "of", u->of);
+				json_kstr(&uj, "host", u->host);
+				json_kstr(&uj, "for", u->for_host);
+				json_kstr(&uj, "state", step_state_name(&ri, u));
+				json_kint(&uj, "attempts", u->attempts);
+				json_kint(&uj, "duration_ms", u->ms);
+				if (u->end && jv_str(u->end, "reason"))
+					json_kstr(&uj, "reason", jv_str(u->end, "reason"));
+				json_add_raw(&us, json_end(&uj));
+				json_release(&uj);
+			}
+			json_kraw(&rb, "undos", json_end(&us));
+			json_release(&us);
+			json_kraw(&j, "rollback", json_end(&rb));
+			json_release(&rb);
+		}
 		json_kstr(&j, "next", next);
 		printf("%s\n", json_end(&j));
 		json_release(&j);
@@ -292,8 +376,9 @@ static int status_one(const struct opts *o, const char *state, const char *arg)
 		sbuf_release(&pl);
 		printf("  journal   %s (%zu records%s)\n\n", rs->path, rs->nrecs,
 		       rs->torn_line ? ", a torn last record ignored" : "");
-		printf("  %-8s %-28s %-12s %-17s %8s %9s  %s\n", "STEP", "ID", "HOST", "STATE", "ATTEMPTS", "DURATION",
-		       "CAPTURES");
+		bool rb = rs->rollback != RB_NONE;
+		printf("  %-8s %-28s %-12s %-17s %s%-12s%s%8s %9s  %s\n", "STEP", "ID", "HOST", "STATE", rb ? "" : "",
+		       rb ? "UNDO" : "", rb ? " " : "", "ATTEMPTS", "DURATION", "CAPTURES");
 		for (size_t k = 0; k < rs->nplan; k++) {
 			const struct jplan *e = &rs->plan[k];
 			for (size_t h = 0; h < e->hosts->n; h++) {
@@ -314,12 +399,37 @@ static int status_one(const struct opts *o, const char *state, const char *arg)
 				if (s && s->settled)
 					sbuf_addf(&caps, "%s(settled by its %s)", caps.len ? " " : "",
 						  !strcmp(s->settled, "check") ? "check" : "operator");
-				printf("  %-8s %-28s %-12s %-17s %8s %9s  %s\n", num, e->id, hn, stname, att, d,
-				       sbuf_str(&caps));
+				printf("  %-8s %-28s %-12s %-17s %s%-12s%s%8s %9s  %s\n", num, e->id, hn, stname, "",
+				       rb ? undo_state_name(&ri, e, hn, s) : "", rb ? " " : "", att, d, sbuf_str(&caps));
 				const char *why = s && s->end ? jv_str(s->end, "reason") : NULL;
 				if (why && strcmp(stname, "ok") && strcmp(stname, "skipped"))
 					printf("  %-8s %s\n", "", why);
 				sbuf_release(&caps);
+			}
+		}
+		if (rb) {
+			printf("\n  rollback  %s%s%s; %s\n",
+			       rs->rollback_trigger && !strcmp(rs->rollback_trigger, "operator") ? "asked by the operator"
+											      : "after the failure",
+			       rs->rollback_step ? " of " : "", rs->rollback_step ? rs->rollback_step : "",
+			       rs->rollback == RB_DONE ? "done"
+			       : rs->rollback_failed ? "an undo FAILED: needs a human"
+			       : ri.live ? "in progress" : "not finished");
+			if (rs->nundos)
+				printf("  %-8s %-28s %-12s %-17s %-12s %8s %9s\n", "", "UNDO", "HOST", "STATE", "OF", "ATTEMPTS",
+				       "DURATION");
+			for (size_t i = 0; i < rs->nundos; i++) {
+				const struct step_state *u = &rs->undos[i];
+				char d[32] = "", att[16] = "";
+				if (u->end && strcmp(u->status, "skipped"))
+					format_duration(d, sizeof(d), u->ms);
+				if (u->attempts)
+					snprintf(att, sizeof(att), "%d", u->attempts);
+				printf("  %-8s %-28s %-12s %-17s %-12s %8s %9s\n", "", u->id, u->host, step_state_name(&ri, u),
+				       u->of, att, d);
+				const char *why = u->end ? jv_str(u->end, "reason") : NULL;
+				if (why && strcmp(u->status, "ok") && strcmp(u->status, "skipped"))
+					printf("  %-8s %s\n", "", why);
 			}
 		}
 		printf("\nnext: %s\n", next);

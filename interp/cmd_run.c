@@ -217,6 +217,8 @@ static void plan_leaves_json(struct plan *p, struct json *list, struct pstep *v,
 		json_kint(&j, "number", ps->number);
 		json_kint(&j, "phase", phase);
 		json_kbool(&j, "check", ps->st->check != NULL);
+		if (ps->unit)
+			json_kstr(&j, "undo", ps->unit->id);
 		json_begin_array(&hosts);
 		for (size_t h = 0; h < ps->nhosts; h++)
 			json_add_str(&hosts, ps->hosts[h]->name);

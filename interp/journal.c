@@ -346,7 +346,7 @@ static void take_plan(struct run_state *rs, const struct jv *plan)
 		const struct jv *e = &plan->v[i];
 		struct jplan jp = {jv_str(e, "id"), jv_str(e, "title"), jv_str(e, "kind"),
 				   (int)jv_int(e, "number", 0), (int)jv_int(e, "phase", 1), jv_bool(e, "check"),
-				   jv_get(e, "hosts")};
+				   jv_get(e, "hosts"), jv_str(e, "undo")};
 		if (jp.id && jp.hosts && jp.hosts->t == JV_ARR)
 			rs->plan[rs->nplan++] = jp;
 	}

@@ -111,6 +111,7 @@ struct jplan {
 	int number, phase;
 	bool check;
 	const struct jv *hosts; /* array of host names */
+	const char *undo;       /* the unit whose undo compensates it, or NULL */
 };
 
 struct run_state {
