@@ -377,8 +377,13 @@ static int status_one(const struct opts *o, const char *state, const char *arg)
 		printf("  journal   %s (%zu records%s)\n\n", rs->path, rs->nrecs,
 		       rs->torn_line ? ", a torn last record ignored" : "");
 		bool rb = rs->rollback != RB_NONE;
-		printf("  %-8s %-28s %-12s %-17s %s%-12s%s%8s %9s  %s\n", "STEP", "ID", "HOST", "STATE", rb ? "" : "",
-		       rb ? "UNDO" : "", rb ? " " : "", "ATTEMPTS", "DURATION", "CAPTURES");
+		/* after a rollback, what became of each step beside its state */
+		if (rb)
+			printf("  %-8s %-28s %-12s %-17s %-12s %8s %9s  %s\n", "STEP", "ID", "HOST", "STATE", "UNDO",
+			       "ATTEMPTS", "DURATION", "CAPTURES");
+		else
+			printf("  %-8s %-28s %-12s %-17s %8s %9s  %s\n", "STEP", "ID", "HOST", "STATE", "ATTEMPTS",
+			       "DURATION", "CAPTURES");
 		for (size_t k = 0; k < rs->nplan; k++) {
 			const struct jplan *e = &rs->plan[k];
 			for (size_t h = 0; h < e->hosts->n; h++) {
@@ -399,8 +404,12 @@ static int status_one(const struct opts *o, const char *state, const char *arg)
 				if (s && s->settled)
 					sbuf_addf(&caps, "%s(settled by its %s)", caps.len ? " " : "",
 						  !strcmp(s->settled, "check") ? "check" : "operator");
-				printf("  %-8s %-28s %-12s %-17s %s%-12s%s%8s %9s  %s\n", num, e->id, hn, stname, "",
-				       rb ? undo_state_name(&ri, e, hn, s) : "", rb ? " " : "", att, d, sbuf_str(&caps));
+				if (rb)
+					printf("  %-8s %-28s %-12s %-17s %-12s %8s %9s  %s\n", num, e->id, hn, stname,
+					       undo_state_name(&ri, e, hn, s), att, d, sbuf_str(&caps));
+				else
+					printf("  %-8s %-28s %-12s %-17s %8s %9s  %s\n", num, e->id, hn, stname, att, d,
+					       sbuf_str(&caps));
 				const char *why = s && s->end ? jv_str(s->end, "reason") : NULL;
 				if (why && strcmp(stname, "ok") && strcmp(stname, "skipped"))
 					printf("  %-8s %s\n", "", why);

@@ -1249,6 +1249,7 @@ static void restore_forward(struct engine *E)
 									ps->nhosts > 1 ? ps->hosts[h]->name : NULL, &x.logpath);
 					stepio_log(&x, "# interrupted; before the rollback, its check decides whether it took effect\n");
 					x.show_output = ui_verbosity() > 0;
+					x.attempt = was->attempts > 0 ? was->attempts : 1;
 					if (step_check(&x) == 0) {
 						settled_results(&x, was);
 						rec_step_end(&x, "ok", 0, "check");

@@ -582,21 +582,59 @@ const struct pstep *plan_undo_step(const struct plan *p, const char *id)
 
 /* --- before `runbook rollback` asks --------------------------------------- */
 
-static void preview_undo(struct sbuf *out, const struct pstep *u)
+/* The undo_values a completed step recorded for its unit's undo. */
+static const struct jv *recorded_values(struct plan *p, const struct run_state *rs, const struct pstep *u,
+					const struct host *h)
 {
+	const struct jv *vals = NULL;
+	size_t at = (size_t)(u - p->steps), last = is_header(u) ? at + u->span : at;
+	for (size_t k = at; k <= last; k++)
+		for (size_t hk = 0; p->steps[k].number && hk < p->steps[k].nhosts; hk++) {
+			const struct step_state *s = run_state_step(rs, p->steps[k].id, p->steps[k].hosts[hk]->name);
+			const struct jv *v = s && s->end ? jv_get(s->end, "undo_values") : NULL;
+			if (v && v->t == JV_OBJ && (p->steps[k].hosts[hk] == h || !vals))
+				vals = v;
+		}
+	return vals;
+}
+
+/* The undo's own steps, as they will run: rendered with the values of
+ * the step's time (masked), or as written when a value is not known yet. */
+static void preview_undo(struct sbuf *out, struct plan *p, const struct run_state *rs, const struct pstep *u,
+			 struct host *h)
+{
+	const struct jv *vals = recorded_values(p, rs, u, h);
+	struct binding *then = xcalloc(vals ? vals->n + 1 : 1, sizeof(*then));
+	size_t nthen = 0;
+	for (size_t i = 0; vals && i < vals->n; i++)
+		if (vals->v[i].t == JV_STR)
+			then[nthen++] = (struct binding){vals->k[i], vals->v[i].s, false};
 	for (size_t i = 0; i < u->nundo; i++) {
 		const struct pstep *x = &u->undo[i];
 		const struct step *st = x->st;
 		if (x->depth > 1)
 			continue; /* inside a module call of the undo */
-		if (st->kind->action == ACT_USES)
+		if (st->kind->action == ACT_USES) {
 			sbuf_addf(out, "        uses %s.%s\n", st->mod, st->action);
-		else if (st->text) {
-			size_t n = strcspn(st->text->src, "\n");
-			sbuf_addf(out, "        %s%.*s%s\n", st->kind->action == ACT_RUN ? "$ " : "", (int)(n > 100 ? 100 : n),
-				  st->text->src, n > 100 || st->text->src[n] ? " ..." : "");
+			continue;
 		}
+		if (!st->text)
+			continue;
+		struct lookup lk = {.plan = p, .scope = x->scope, .host = h, .then = then, .nthen = nthen};
+		struct sbuf sb = {0};
+		const char *bad;
+		if (tmpl_render(st->text, plan_lookup, &lk, RENDER_MASK, &sb, &bad) < 0) {
+			sbuf_reset(&sb);
+			sbuf_adds(&sb, st->text->src);
+		}
+		lookup_release(&lk);
+		const char *t = sbuf_str(&sb);
+		size_t n = strcspn(t, "\n");
+		sbuf_addf(out, "        %s%.*s%s\n", st->kind->action == ACT_RUN ? "$ " : "", (int)(n > 100 ? 100 : n), t,
+			  n > 100 || t[n] ? " ..." : "");
+		sbuf_release(&sb);
 	}
+	free(then);
 }
 
 int rollback_preview(struct plan *p, const struct run_state *rs, struct sbuf *out)
@@ -639,7 +677,7 @@ int rollback_preview(struct plan *p, const struct run_state *rs, struct sbuf *ou
 				  earlier ? " (undone earlier)" : maybe ? " (it was interrupted: its check decides)" : "");
 			free(t);
 			if (!earlier)
-				preview_undo(&tmp, ps);
+				preview_undo(&tmp, p, rs, ps, ps->hosts[h]);
 			n++;
 		}
 	}

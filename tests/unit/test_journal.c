@@ -723,11 +723,117 @@ static void journal_tests(void)
 	rmdir(dir);
 }
 
+/* Appends a record given as JSON fields (without braces) after event. */
+static void add_raw(struct journal *jn, const char *event, const char *fields)
+{
+	struct json *j = journal_begin(jn, event);
+	struct jv *v = NULL;
+	char *doc = xasprintf("{%s}", fields);
+	char *why = NULL;
+	v = json_parse(doc, strlen(doc), &why);
+	for (size_t i = 0; v && i < v->n; i++) {
+		if (v->v[i].t == JV_STR)
+			json_kstr(j, v->k[i], v->v[i].s);
+		else if (v->v[i].t == JV_NUM)
+			json_kint(j, v->k[i], jv_int(v, v->k[i], 0));
+		else if (v->v[i].t == JV_BOOL)
+			json_kbool(j, v->k[i], jv_bool(v, v->k[i]));
+	}
+	jv_free(v);
+	free(why);
+	free(doc);
+	journal_commit(jn, false);
+}
+
+/* The rollback records: phase rollback, undo_* keyed by (step, host,
+ * for), rollback_end; an interrupted rollback stays open. */
+static void rollback_tests(void)
+{
+	char dir[] = "/tmp/rbunitXXXXXX";
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp");
+		return;
+	}
+	struct rb_error err = {0};
+	struct journal jn;
+	if (journal_create(&jn, dir, &err) < 0) {
+		CHECK(0, "journal_create");
+		return;
+	}
+	add_rec(&jn, "run_start", NULL);
+	add_raw(&jn, "phase", "\"phase\":\"steps\"");
+	add_rec(&jn, "step_start", "one");
+	add_rec(&jn, "step_end", "one");
+	add_raw(&jn, "step_end", "\"step\":\"two\",\"host\":\"local\",\"status\":\"failed\",\"rc\":3");
+	add_raw(&jn, "phase", "\"phase\":\"rollback\",\"trigger\":\"failure\",\"step\":\"two\"");
+	add_raw(&jn, "undo_start", "\"step\":\"one.undo\",\"host\":\"local\",\"of\":\"one\",\"for\":\"a\",\"attempt\":1");
+	add_raw(&jn, "undo_pid", "\"step\":\"one.undo\",\"host\":\"local\",\"of\":\"one\",\"for\":\"a\",\"pgid\":4242");
+	add_raw(&jn, "undo_end", "\"step\":\"one.undo\",\"host\":\"local\",\"of\":\"one\",\"for\":\"a\",\"status\":\"ok\",\"rc\":0");
+	add_raw(&jn, "undo_start", "\"step\":\"one.undo\",\"host\":\"local\",\"of\":\"one\",\"for\":\"b\",\"attempt\":2");
+	journal_close(&jn);
+	char *path = xasprintf("%s/journal.jsonl", dir);
+	struct run_state rs;
+	int rc = journal_replay(path, &rs, &err);
+	CHECK(rc == 0 && rs.rollback == RB_OPEN && !rs.rollback_failed, "a rollback begun and not ended is open");
+	CHECK_STR(rc == 0 ? rs.rollback_trigger : NULL, "failure", "its trigger is recorded");
+	CHECK_STR(rc == 0 ? rs.rollback_step : NULL, "two", "and the failed step that started it");
+	CHECK(rc == 0 && rs.nundos == 2, "two undo states: one per host compensated");
+	const struct step_state *a = rc == 0 ? run_state_undo(&rs, "one.undo", "local", "a") : NULL;
+	const struct step_state *b = rc == 0 ? run_state_undo(&rs, "one.undo", "local", "b") : NULL;
+	CHECK(a && !strcmp(a->status, "ok") && a->pgid == 4242 && !strcmp(a->of, "one"), "the undo for host a ended ok");
+	CHECK(b && !strcmp(b->status, "started") && b->attempts == 2, "the undo for host b was started, not ended");
+	CHECK(rc == 0 && !run_state_undo(&rs, "one.undo", "local", "c"), "no state for a host never compensated");
+	CHECK(rc == 0 && !run_state_step(&rs, "one.undo", NULL), "undo states are not step states");
+	run_state_release(&rs);
+
+	/* a failed rollback, then one that finished */
+	struct run_state r2;
+	if (journal_replay(path, &r2, &err) == 0 && journal_reopen(&jn, &r2, &err) == 0) {
+		add_raw(&jn, "undo_end", "\"step\":\"one.undo\",\"host\":\"local\",\"of\":\"one\",\"for\":\"b\",\"status\":\"failed\",\"rc\":1");
+		add_raw(&jn, "rollback_end", "\"status\":\"failed\"");
+		add_raw(&jn, "run_end", "\"status\":\"x\",\"exit\":3");
+		journal_close(&jn);
+	}
+	run_state_release(&r2);
+	rc = journal_replay(path, &rs, &err);
+	CHECK(rc == 0 && rs.rollback == RB_OPEN && rs.rollback_failed && rs.exit_code == 3,
+	      "an undo failed: the rollback stays open, marked failed (exit 3)");
+	if (rc == 0 && journal_reopen(&jn, &rs, &err) == 0) {
+		add_raw(&jn, "resume", "\"pid\":1");
+		add_raw(&jn, "phase", "\"phase\":\"rollback\",\"trigger\":\"operator\",\"continued\":true");
+		add_raw(&jn, "undo_end", "\"step\":\"one.undo\",\"host\":\"local\",\"of\":\"one\",\"for\":\"b\",\"status\":\"ok\",\"rc\":0");
+		add_raw(&jn, "rollback_end", "\"status\":\"done\"");
+		journal_close(&jn);
+	}
+	run_state_release(&rs);
+	rc = journal_replay(path, &rs, &err);
+	CHECK(rc == 0 && rs.rollback == RB_DONE && !rs.rollback_failed, "continued and finished: the rollback is done");
+	CHECK_STR(rc == 0 ? rs.rollback_trigger : NULL, "failure", "the first trigger is kept");
+	b = rc == 0 ? run_state_undo(&rs, "one.undo", "local", "b") : NULL;
+	CHECK(b && !strcmp(b->status, "ok"), "the retried undo is ok");
+	run_state_release(&rs);
+
+	/* an undo record without of/for is damage */
+	if (journal_replay(path, &rs, &err) == 0 && journal_reopen(&jn, &rs, &err) == 0) {
+		add_raw(&jn, "undo_start", "\"step\":\"x.undo\",\"host\":\"local\"");
+		journal_close(&jn);
+	}
+	run_state_release(&rs);
+	rc = journal_replay(path, &rs, &err);
+	CHECK(rc < 0 && err.n && strstr(err.msgs[err.n - 1], "without of/for"), "an undo record without of/for is refused");
+	run_state_release(&rs);
+	rb_error_release(&err);
+	unlink(path);
+	free(path);
+	rmdir(dir);
+}
+
 void test_journal(void)
 {
 	crc_tests();
 	sha_tests();
 	parse_tests();
+	rollback_tests();
 	exact_tests();
 	bytes_tests();
 	journal_tests();
