@@ -107,13 +107,20 @@ static char *next_action(const struct run_info *ri)
 	}
 	if (!first)
 		return xstrdup(rs->finally_open ? "finish the finally steps" : "run the finally steps and end the run");
-	if (!strcmp(how, "retry it (it failed)"))
-		how = "retry it (it failed), or undo the run with 'runbook rollback'";
 	char more[48] = "";
 	if (todo > 1)
 		snprintf(more, sizeof(more), "; then %d more", todo - 1);
-	return xasprintf("step %d (%s)%s%s: %s%s", first->number, first->id, host ? " @" : "", host ? host : "", how,
-			 more);
+	/* or go back instead, when something done has an undo */
+	bool undoable = false;
+	for (size_t k = 0; k < rs->nplan && !undoable; k++)
+		for (size_t h = 0; rs->plan[k].undo && h < rs->plan[k].hosts->n; h++) {
+			const struct jv *hv = &rs->plan[k].hosts->v[h];
+			const struct step_state *s = run_state_step(rs, rs->plan[k].id, hv->t == JV_STR ? hv->s : "");
+			undoable |= s && !strcmp(s->status, "ok");
+		}
+	return xasprintf("step %d (%s)%s%s: %s%s%s%s", first->number, first->id, host ? " @" : "", host ? host : "",
+			 how, more, undoable ? " \xe2\x80\x94 or undo what was done: runbook rollback " : "",
+			 undoable ? ri->id : "");
 }
 
 /* --- status ------------------------------------------------------------------ */

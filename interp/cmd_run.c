@@ -763,13 +763,14 @@ static int continue_run(struct opts *o, bool rollback)
 		free(who);
 		goto out;
 	}
-	if (rollback && (!rs->pre_passed || rs->rollback == RB_DONE)) {
+	bool rolled_back = !strcmp(ri.state, "rolled back"); /* and ended: finally too */
+	if (rollback && (!rs->pre_passed || rolled_back)) {
 		printf("run %s %s: there is nothing to roll back\n", id,
-		       rs->rollback == RB_DONE ? "was rolled back already" : "never got past its preconditions");
+		       rolled_back ? "was rolled back already" : "never got past its preconditions");
 		code = EXIT_OK;
 		goto out;
 	}
-	if (!rollback && rs->rollback == RB_DONE) {
+	if (!rollback && rolled_back) {
 		rb_error_add(&err, "run %s was rolled back: there is nothing to resume (start a new run)", id);
 		goto out;
 	}
