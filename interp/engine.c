@@ -1370,8 +1370,10 @@ int engine_run(struct plan *p, const struct engine_opts *o)
 			? xasprintf("failed at %s; the rollback FAILED and needs a human", failed_id)
 			: xstrdup("the rollback FAILED and needs a human");
 	} else if (rolled == 0) {
+		/* `runbook rollback` did what it was asked: 0; a run that failed
+		 * and was rolled back (automatically, or by a resume) failed: 1 */
 		bool by_operator = !strcmp(trigger, "operator");
-		code = by_operator && fin_ok ? EXIT_OK : EXIT_FAILED;
+		code = (by_operator || o->rollback) && fin_ok ? EXIT_OK : EXIT_FAILED;
 		outcome = owned_outcome = xasprintf("%s%s%srolled back%s%s", failed_id ? "failed at " : "",
 						    failed_id ? failed_id : "", failed_id ? "; " : "",
 						    by_operator ? " by the operator" : "", fin_ok ? "" : "; finally failed");
