@@ -46,15 +46,30 @@ static long long run_duration(const struct run_state *rs)
 
 /* One sentence: the first step resume would act on, and how.  Written
  * from the recorded plan, so it needs neither the runbook nor secrets. */
+/* Did a step with an undo complete?  (Then going back is an option.) */
+static bool undoable(const struct run_state *rs)
+{
+	for (size_t k = 0; k < rs->nplan; k++)
+		for (size_t h = 0; rs->plan[k].undo && h < rs->plan[k].hosts->n; h++) {
+			const struct jv *hv = &rs->plan[k].hosts->v[h];
+			const struct step_state *s = run_state_step(rs, rs->plan[k].id, hv->t == JV_STR ? hv->s : "");
+			if (s && !strcmp(s->status, "ok"))
+				return true;
+		}
+	return false;
+}
+
 static char *next_action(const struct run_info *ri)
 {
 	const struct run_state *rs = &ri->rs;
+	bool can_undo = undoable(rs);
 	if (ri->live)
 		return xstrdup("nothing: the run is still going (see 'runbook lock')");
 	if (rs->rollback == RB_DONE)
 		return xstrdup("nothing: the run was rolled back");
 	if (!strcmp(ri->state, "succeeded"))
-		return xstrdup("nothing: the run succeeded ('runbook rollback' would undo it)");
+		return can_undo ? xasprintf("nothing: the run succeeded ('runbook rollback %s' would undo it)", ri->id)
+				: xstrdup("nothing: the run succeeded");
 	if (rs->rollback == RB_OPEN) {
 		for (size_t i = rs->nundos; i-- > 0;) {
 			const struct step_state *u = &rs->undos[i];
@@ -110,17 +125,15 @@ static char *next_action(const struct run_info *ri)
 	char more[48] = "";
 	if (todo > 1)
 		snprintf(more, sizeof(more), "; then %d more", todo - 1);
-	/* or go back instead, when something done has an undo */
-	bool undoable = false;
-	for (size_t k = 0; k < rs->nplan && !undoable; k++)
-		for (size_t h = 0; rs->plan[k].undo && h < rs->plan[k].hosts->n; h++) {
-			const struct jv *hv = &rs->plan[k].hosts->v[h];
-			const struct step_state *s = run_state_step(rs, rs->plan[k].id, hv->t == JV_STR ? hv->s : "");
-			undoable |= s && !strcmp(s->status, "ok");
-		}
+	/* killed between a failure and its rollback: resume rolls back (the
+	 * journals of older versions name no on_failure: the default) */
+	const char *onf = jv_str(rs->start, "on_failure");
+	if (can_undo && !strcmp(how, "retry it (it failed)") && !(onf && !strcmp(onf, "stop")))
+		return xasprintf("roll back ('runbook resume %s'): step %d (%s) failed and its rollback (on_failure: "
+				 "rollback) never began", ri->id, first->number, first->id);
 	return xasprintf("step %d (%s)%s%s: %s%s%s%s", first->number, first->id, host ? " @" : "", host ? host : "",
-			 how, more, undoable ? " \xe2\x80\x94 or undo what was done: runbook rollback " : "",
-			 undoable ? ri->id : "");
+			 how, more, can_undo ? " \xe2\x80\x94 or undo what was done: runbook rollback " : "",
+			 can_undo ? ri->id : "");
 }
 
 /* --- status ------------------------------------------------------------------ */

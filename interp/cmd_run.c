@@ -401,6 +401,7 @@ int cmd_run(struct opts *o)
 	json_kstr(j, "runbook", rb->name);
 	json_kstr(j, "path", S.deps.v[0].path);
 	json_kstr(j, "target", plan->target);
+	json_kstr(j, "on_failure", rb->on_failure_stop ? "stop" : "rollback");
 	json_kstr(j, "user", user_name());
 	json_kstr(j, "machine", machine_name());
 	json_kint(j, "pid", (long long)getpid());

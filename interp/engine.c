@@ -585,23 +585,23 @@ static enum settle settle(struct step_exec *x, const struct step_state *was, con
 			return SETTLE_STOP;
 		if (ok == 0) {
 			ui_note(x->depth, "settled", "[%d/%d] %s was interrupted; its check passes: done, not run again",
-				x->ps->number, E->plan->nleaves, title);
+				x->number, x->total, title);
 			return SETTLE_DONE;
 		}
 		ui_note(x->depth, "settled", "[%d/%d] %s was interrupted; its check fails (%s): running it again",
-			x->ps->number, E->plan->nleaves, title, x->why);
+			x->number, x->total, title, x->why);
 		free(x->why);
 		x->why = NULL;
 		return SETTLE_RUN;
 	}
 	if (E->opt.rerun_interrupted) {
 		ui_note(x->depth, "settled", "[%d/%d] %s was interrupted and has no check: running it again "
-					     "(--rerun-interrupted)", x->ps->number, E->plan->nleaves, title);
+					     "(--rerun-interrupted)", x->number, x->total, title);
 		return SETTLE_RUN;
 	}
 	/* resume refused up front when no terminal can ask */
 	ui_note(x->depth, "interrupted", "[%d/%d] %s%s%s was interrupted, and has no check to tell whether it "
-					 "took effect (see its log: logs/)", x->ps->number, E->plan->nleaves, title,
+					 "took effect (see its log: logs/)", x->number, x->total, title,
 		hostname ? " @" : "", hostname ? hostname : "");
 	printf("%*s%sRun it again [r], take it as done [d], or stop here [s]? %s", 2 * (x->depth + 1), "",
 	       ui_c("bold"), ui_c("reset"));

@@ -163,3 +163,133 @@ rb resume
 expect_rc 0 "resume after a kill before the step_pid record"
 out_has "still running"
 check "the command that outlived runbook ran once, and was not run again" test "$(cat "$T/w-out")" = slow
+
+# --- the rollback crash test ---------------------------------------------------
+# A runbook of 6 steps that succeed (s4 and s5 in a group whose own undo
+# of two steps replaces theirs) and a 7th that fails; each appends its
+# name to a file and has a check, each undo appends "undo-NAME" to a
+# second file and has a check that looks for that line; finally appends
+# "fin" to the second file.  Killed at random moments — the run, then the
+# resumes — until the rollback has ended: every forward effect must be
+# there exactly once (nothing runs forward again once the rollback
+# began), every undo effect exactly once, newest first, then fin, and the
+# run "rolled back".  Rounds go on until CRASH_ROLLBACK_KILLS (default
+# 30) kills have landed during the rollback (the run's state after the
+# kill is "rollback interrupted").
+want_rb_kills=${CRASH_ROLLBACK_KILLS:-30}
+rrb=$(file crash-rollback.yml <<'EOF2'
+runbook: crash-rollback
+params:
+  out: { required: true }
+  undo: { required: true }
+steps:
+  - id: s1
+    run: echo s1 >> {{ out }}
+    check: grep -qx s1 {{ out }}
+    undo:
+      run: echo undo-s1 >> {{ undo }}
+      check: grep -qx undo-s1 {{ undo }}
+  - id: s2
+    run: echo s2 >> {{ out }}; sleep 0.005
+    check: grep -qx s2 {{ out }}
+    undo:
+      run: sleep 0.005; echo undo-s2 >> {{ undo }}; sleep 0.01
+      check: grep -qx undo-s2 {{ undo }}
+  - id: s3
+    run: sleep 0.005; echo s3 >> {{ out }}
+    check: grep -qx s3 {{ out }}
+    undo:
+      run: echo undo-s3 >> {{ undo }}; sleep 0.015
+      check: grep -qx undo-s3 {{ undo }}
+  - group: middle
+    undo:
+      - id: middle-undo-1
+        run: sleep 0.01; echo undo-middle-1 >> {{ undo }}
+        check: grep -qx undo-middle-1 {{ undo }}
+      - id: middle-undo-2
+        run: echo undo-middle-2 >> {{ undo }}; sleep 0.01
+        check: grep -qx undo-middle-2 {{ undo }}
+    steps:
+      - id: s4
+        run: echo s4 >> {{ out }}
+        check: grep -qx s4 {{ out }}
+        undo:
+          run: echo undo-s4 >> {{ undo }}
+          check: grep -qx undo-s4 {{ undo }}
+      - id: s5
+        run: echo s5 >> {{ out }}; sleep 0.005
+        check: grep -qx s5 {{ out }}
+        undo:
+          run: echo undo-s5 >> {{ undo }}
+          check: grep -qx undo-s5 {{ undo }}
+  - id: s6
+    run: echo s6 >> {{ out }}
+    check: grep -qx s6 {{ out }}
+    undo:
+      run: sleep 0.01; echo undo-s6 >> {{ undo }}; sleep 0.005
+      check: grep -qx undo-s6 {{ undo }}
+      retry: { attempts: 2, delay: 10ms }
+  - id: s7
+    run: sleep 0.005; exit 1
+    check: "false"
+finally:
+  - id: fin
+    run: echo fin >> {{ undo }}
+    check: grep -qx fin {{ undo }}
+EOF2
+)
+printf 's1\ns2\ns3\ns4\ns5\ns6\n' >"$T/want-fwd"
+printf 'undo-s6\nundo-middle-1\nundo-middle-2\nundo-s3\nundo-s2\nundo-s1\nfin\n' >"$T/want-undo"
+
+kills=0
+rb_kills=0
+bad=0
+resumes=0
+r=0
+while { [ $rb_kills -lt "$want_rb_kills" ] || [ $r -lt 10 ]; } && [ $r -lt 300 ]; do
+	r=$((r + 1))
+	i=rb$r # names the round's log for start_killed
+	export RUNBOOK_STATE_DIR="$T/state-rb$r"
+	o="$T/out-rb$r"
+	u="$T/undo-rb$r"
+	: >"$o"
+	: >"$u"
+	moments=""
+	start_killed 200 run "$rrb" -p out="$o" -p undo="$u"
+	n=0
+	while :; do
+		s=$(newest)
+		[ "$rc" = 137 ] && moments="$moments[$s]"
+		[ "$rc" = 137 ] && [ "$s" = "rollback interrupted" ] && rb_kills=$((rb_kills + 1))
+		n=$((n + 1))
+		[ $n -le 10 ] || break
+		case $s in
+		succeeded | "rolled back") break ;;
+		none | unreadable)
+			if [ -s "$o" ]; then
+				echo "# rollback round $r: effects without a recorded run"
+				bad=$((bad + 1))
+			fi
+			start_killed 200 run "$rrb" -p out="$o" -p undo="$u"
+			continue ;;
+		esac
+		resumes=$((resumes + 1))
+		if [ $n -le 3 ]; then
+			start_killed 100 resume
+		else
+			"$RUNBOOK" resume >>"$T/log.$i" 2>&1 </dev/null
+			rc=$?
+			moments="$moments resume:$rc"
+		fi
+	done
+	if ! cmp -s "$o" "$T/want-fwd" || ! cmp -s "$u" "$T/want-undo" || [ "$(newest)" != "rolled back" ]; then
+		bad=$((bad + 1))
+		echo "# rollback round $r: effects differ from one line per step and per undo, newest first, or the run did not end rolled back ($(newest)) (moments:$moments)"
+		diff "$T/want-fwd" "$o" | sed 's/^/#   forward: /' | head -12
+		diff "$T/want-undo" "$u" | sed 's/^/#   undo: /' | head -12
+		sed 's/^/#   log: /' "$T/log.$i" | tail -30
+	fi
+done
+echo "# rollback: $r rounds, $kills SIGKILLs landed, $rb_kills of them during the rollback, $resumes resumes"
+check "rollback: every forward and undo effect exactly once, undos newest first, every run rolled back, after $rb_kills kills during the rollback in $r rounds" test "$bad" = 0
+check "rollback: at least $want_rb_kills kills landed during the rollback" test "$rb_kills" -ge "$want_rb_kills"
