@@ -10,9 +10,16 @@
 #  (b) memory: one step printing 200 MiB of output with an `expect:
 #      stdout` pattern that only the very last line matches; the peak RSS
 #      of the runbook process tree must stay flat.
+#  (c) undos: 200 steps each with `undo: "true"` and a last step that
+#      fails, so that the 200 undos run newest first, against 400 plain
+#      steps — the same number of commands, journal records and logs.
+#      The difference per undo is what an undo costs beyond a step (the
+#      rollback's bookkeeping); and the same 200 steps run to the end
+#      against 200 plain steps: what keeping each step's undo values
+#      costs.
 #
-# Targets: overhead beyond the journal's two fdatasyncs < 0.3 ms/step, peak RSS
-# < 16 MiB.  Prints a table and
+# Targets: overhead beyond the journal's two fdatasyncs < 0.3 ms/step, an
+# undo < 0.1 ms more than a step, peak RSS < 16 MiB.  Prints a table and
 # exits 1 when a target is missed.  Tunables: BENCH_RUNS (timed runs per
 # command, default 20), BENCH_MIB (output size, default 200), RUNBOOK;
 # BENCH_TIMER=loop and BENCH_RSS=python force the fallbacks.
@@ -201,6 +208,56 @@ set -- $(rss "$RUNBOOK" --state-dir "$STATE" run -q "$W/flood.yml")
 flood_rc=$1 flood_kib=$2 flood_s=$3
 log_bytes=$(cat "$STATE"/runs/*/logs/*flood*.log 2>/dev/null | wc -c)
 
+# --- (c) undos --------------------------------------------------------------
+{
+	echo "runbook: bench-undo"
+	echo "description: $STEPS steps with an undo each"
+	echo "params:"
+	echo "  fail: { default: \"no\" }"
+	echo "steps:"
+	i=1
+	while [ $i -le $STEPS ]; do
+		printf '  - id: s%d\n    run: "true"\n    undo: "true"\n' $i
+		i=$((i + 1))
+	done
+	printf '  - id: last\n    run: test {{ fail }} = no\n'
+} >"$W/undo.yml"
+{
+	echo "runbook: bench-double"
+	echo "steps:"
+	i=1
+	while [ $i -le $((2 * STEPS)) ]; do
+		printf '  - id: s%d\n    run: "true"\n' $i
+		i=$((i + 1))
+	done
+} >"$W/double.yml"
+python3 - "$RUNS" "$STATE" "$RUNBOOK" "$W" >"$W/undo-times" <<'EOF'
+import shutil, statistics, subprocess, sys, time
+runs, state, rb, w = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+cases = (("plain", [w + "/steps.yml"], 0), ("kept", [w + "/undo.yml"], 0),
+         ("double", [w + "/double.yml"], 0), ("rollback", [w + "/undo.yml", "-p", "fail=yes"], 1))
+samples = {name: [] for name, _, _ in cases}
+for i in range(runs + 2):  # interleaved, so that drift hits every case alike
+    for name, args, want in cases:
+        shutil.rmtree(state, ignore_errors=True)
+        t = time.perf_counter()
+        rc = subprocess.run([rb, "--state-dir", state, "run", "-q"] + args,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+        if rc != want:
+            sys.exit("bench-undo %s: exit %d, wanted %d" % (name, rc, want))
+        if i >= 2:
+            samples[name].append((time.perf_counter() - t) * 1000)
+for name, _, _ in cases:
+    print(name, statistics.mean(samples[name]), statistics.stdev(samples[name]))
+EOF
+undo_st=$?
+t_plain=$(awk '$1 == "plain" { print $2 }' "$W/undo-times")
+t_kept=$(awk '$1 == "kept" { print $2 }' "$W/undo-times")
+t_double=$(awk '$1 == "double" { print $2 }' "$W/undo-times")
+t_rb=$(awk '$1 == "rollback" { print $2 }' "$W/undo-times")
+per_undo=$(awk -v a="$t_rb" -v b="$t_double" -v n="$STEPS" 'BEGIN { printf "%.3f", (a - b) / n }')
+per_kept=$(awk -v a="$t_kept" -v b="$t_plain" -v n="$STEPS" 'BEGIN { printf "%.3f", (a - b) / n }')
+
 # --- the table ---------------------------------------------------------------
 status=0
 verdict() { # value target → PASS / MISS
@@ -221,6 +278,12 @@ else
 	v_mem="MISS (exit $flood_rc)"
 fi
 case $v_mem in MISS*) status=1 ;; esac
+if [ "$undo_st" = 0 ]; then
+	v_undo=$(verdict "$per_undo" 0.1)
+else
+	v_undo="MISS (the undo runbook failed)"
+	status=1
+fi
 [ "$tiny_rc" = 0 ] || status=1
 
 echo "runbook benchmarks ($(uname -sm), timing: $tool, peak RSS: $rss_tool)"
@@ -233,6 +296,10 @@ printf '%-44s %18s %12s %s\n' "per-step overhead ((runbook - sh) / $STEPS)" "$pe
 printf '%-44s %18s %12s %s\n' "  2 journal fdatasyncs (same disk, bare loop)" "$sync_ms ms" "" ""
 printf '%-44s %18s %12s %s\n' "  overhead beyond the journal's syncs" "$beyond ms" "< 0.3 ms" "$v_step"
 printf '%-44s %18s %12s %s\n' "  journal size per step" "$jper bytes" "" ""
+printf '%-44s %18s %12s %s\n' "$STEPS steps + their $STEPS undos (mean)" "$(printf '%.1f ms' "$t_rb")" "" ""
+printf '%-44s %18s %12s %s\n' "  $((2 * STEPS)) plain steps (mean)" "$(printf '%.1f ms' "$t_double")" "" ""
+printf '%-44s %18s %12s %s\n' "  an undo's cost beyond a step's" "$per_undo ms" "< 0.1 ms" "$v_undo"
+printf '%-44s %18s %12s %s\n' "  keeping a step's undo values" "$per_kept ms" "" ""
 printf '%-44s %18s %12s %s\n' "peak RSS, 1 step printing $MIB MiB + expect" "$flood_mib MiB" "< 16 MiB" "$v_mem"
 printf '%-44s %18s %12s %s\n' "  (same, a step printing one line)" "$(mib "$tiny_kib") MiB" "" \
 	"$([ "$tiny_rc" = 0 ] || echo "FAILED (exit $tiny_rc)")"
