@@ -901,6 +901,19 @@ static void parse_step(struct loader *L, struct node *n, struct step *s, enum st
 	}
 	if (s->probe && s->kind->action != ACT_RUN)
 		rb_error_at(L->err, n->pos, "'probe' applies to 'run' steps only");
+	if (s->probe && s->nundo)
+		rb_error_at(L->err, node_get(n, "undo")->pos, "a 'probe' step only reads: it has nothing to undo");
+}
+
+/* finally is never rolled back: an undo written there would never run */
+static void refuse_undo_in_finally(struct loader *L, const struct step *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i].nundo)
+			rb_error_at(L->err, s[i].undo[0].pos,
+				    "'undo' does not apply to a finally step (finally is not rolled back)");
+		refuse_undo_in_finally(L, s[i].steps, s[i].nsteps);
+	}
 }
 
 static void parse_steps(struct loader *L, struct node *seq, const char *what, struct step **out, size_t *n,
@@ -1568,8 +1581,10 @@ struct runbook *runbook_load(const char *path, struct rb_error *err)
 		if (x->kind == NODE_SEQ && !x->n)
 			rb_error_at(err, x->pos, "'steps' is empty");
 	}
-	if ((x = node_get(root, "finally")))
+	if ((x = node_get(root, "finally"))) {
 		parse_steps(L, x, "finally", &rb->fin, &rb->nfin, SC_STEP);
+		refuse_undo_in_finally(L, rb->fin, rb->nfin);
+	}
 
 	struct idset ids = {0};
 	collect_given_ids(L, rb->steps, rb->nsteps, &ids);

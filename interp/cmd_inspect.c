@@ -44,8 +44,6 @@ static long long run_duration(const struct run_state *rs)
 
 /* --- what resume would do ------------------------------------------------- */
 
-/* One sentence: the first step resume would act on, and how.  Written
- * from the recorded plan, so it needs neither the runbook nor secrets. */
 /* Did a step with an undo complete?  (Then going back is an option.) */
 static bool undoable(const struct run_state *rs)
 {
@@ -59,14 +57,18 @@ static bool undoable(const struct run_state *rs)
 	return false;
 }
 
+/* One sentence: the first step resume would act on, and how.  Written
+ * from the recorded plan, so it needs neither the runbook nor secrets. */
 static char *next_action(const struct run_info *ri)
 {
 	const struct run_state *rs = &ri->rs;
 	bool can_undo = undoable(rs);
 	if (ri->live)
 		return xstrdup("nothing: the run is still going (see 'runbook lock')");
-	if (rs->rollback == RB_DONE)
+	if (!strcmp(ri->state, "rolled back"))
 		return xstrdup("nothing: the run was rolled back");
+	if (rs->rollback == RB_DONE)
+		return xasprintf("finish the finally steps ('runbook resume %s'): the rollback is done", ri->id);
 	if (!strcmp(ri->state, "succeeded"))
 		return can_undo ? xasprintf("nothing: the run succeeded ('runbook rollback %s' would undo it)", ri->id)
 				: xstrdup("nothing: the run succeeded");
@@ -160,10 +162,9 @@ static const char *undo_state_name(const struct run_info *ri, const struct jplan
 	if (!e->undo)
 		return "no undo";
 	bool any = false, failed = false, running = false, paused = false, all_done = true;
-	bool group = strcmp(e->undo, e->id) != 0;
 	for (size_t i = 0; i < rs->nundos; i++) {
 		const struct step_state *u = &rs->undos[i];
-		if (strcmp(u->of, e->undo) || (strcmp(u->for_host, host) && !group))
+		if (strcmp(u->of, e->undo) || strcmp(u->for_host, host))
 			continue;
 		any = true;
 		failed |= !strcmp(u->status, "failed");
@@ -437,10 +438,10 @@ static int status_one(const struct opts *o, const char *state, const char *arg)
 			}
 		}
 		if (rb) {
-			printf("\n  rollback  %s%s%s; %s\n",
-			       rs->rollback_trigger && !strcmp(rs->rollback_trigger, "operator") ? "asked by the operator"
-											      : "after the failure",
-			       rs->rollback_step ? " of " : "", rs->rollback_step ? rs->rollback_step : "",
+			bool by_op = rs->rollback_trigger && !strcmp(rs->rollback_trigger, "operator");
+			printf("\n  rollback  %s%s%s%s; %s\n", by_op ? "asked by the operator" : "after the failure",
+			       rs->rollback_step ? (by_op ? " (the run had failed at " : " of ") : "",
+			       rs->rollback_step ? rs->rollback_step : "", rs->rollback_step && by_op ? ")" : "",
 			       rs->rollback == RB_DONE ? "done"
 			       : rs->rollback_failed ? "an undo FAILED: needs a human"
 			       : ri.live ? "in progress" : "not finished");

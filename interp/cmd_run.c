@@ -659,9 +659,10 @@ static void report_plan_changes(const struct run_state *rs, struct plan *p)
 /* Interrupted command steps without a check, which only an operator (or
  * --rerun-interrupted) can settle.  Lists them into out; returns how many.
  * A rollback settles its undos; the forward steps it leaves alone. */
-static int unsettled(const struct run_state *rs, struct plan *p, bool rolling_back, struct sbuf *out)
+static int unsettled(const struct run_state *rs, struct plan *p, bool rolling_back, bool asked, struct sbuf *out)
 {
 	int n = 0;
+	bool fin = engine_finally_carries(p, rs, asked);
 	if (rolling_back) {
 		for (size_t i = 0; i < rs->nundos; i++) {
 			const struct step_state *s = &rs->undos[i];
@@ -673,12 +674,10 @@ static int unsettled(const struct run_state *rs, struct plan *p, bool rolling_ba
 				  strcmp(s->for_host, "local") ? s->for_host : "");
 			n++;
 		}
-		return n;
 	}
-	bool fin = engine_finally_carries(p, rs);
 	struct pstep *lists[2] = {p->steps, p->fin};
 	size_t counts[2] = {p->nsteps, p->nfin};
-	for (int l = 0; l < 2; l++) {
+	for (int l = rolling_back ? 1 : 0; l < 2; l++) {
 		if (l == 1 && !fin)
 			break;
 		for (size_t i = 0; i < counts[l]; i++) {
@@ -716,11 +715,11 @@ static int confirm_rollback(const struct opts *o, struct plan *plan, const struc
 	fflush(stdout);
 	char ans[64];
 	if (ui_read_answer(ans, sizeof(ans)) < 0)
-		return sig_interrupted() ? EXIT_INTR : EXIT_FAILED;
+		return sig_interrupted() ? EXIT_INTR : EXIT_BAD;
 	if (!strcmp(ans, "y") || !strcmp(ans, "Y") || !strcmp(ans, "yes"))
 		return 0;
 	printf("not rolled back: nothing was changed\n");
-	return EXIT_FAILED;
+	return EXIT_BAD;
 }
 
 /* resume, and rollback: both continue a recorded run. */
@@ -822,7 +821,14 @@ static int continue_run(struct opts *o, bool rollback)
 	sbuf_reset(&sb);
 	if (o->use_current)
 		report_plan_changes(rs, plan);
-	if (unsettled(rs, plan, engine_rolls_back(plan, rs, rollback), &sb) && !o->rerun_interrupted && !isatty(0)) {
+	/* nothing any undo could take back: the run stays as it is */
+	if (rollback && rs->rollback == RB_NONE && rollback_preview(plan, rs, NULL) == 0) {
+		printf("run %s: nothing to roll back (no step with an undo completed)\n", id);
+		code = EXIT_OK;
+		goto out;
+	}
+	if (unsettled(rs, plan, engine_rolls_back(plan, rs, rollback), rollback, &sb) && !o->rerun_interrupted &&
+	    !isatty(0)) {
 		rb_error_add(&err, "run %s: these steps were interrupted and have no check to tell whether they took "
 				   "effect:\n%s  look at their logs ('runbook log %s'), then %s with "
 				   "--rerun-interrupted to run them again, or from a terminal to decide one by one",

@@ -706,7 +706,12 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, struct host *h, 
 	}
 
 	if (p->run_dir[0]) {
-		x.logfd = step_log_open(p->run_dir, ps->number, ps->id, many ? h->name : NULL, &x.logpath);
+		/* an undo with hosts of its own, for a step of several hosts:
+		 * one log per host compensated */
+		char *tag = uc && ps->own_hosts && uc->unit->nhosts > 1 ? xasprintf("%s.for-%s", h->name, uc->host->name)
+									 : NULL;
+		x.logfd = step_log_open(p->run_dir, ps->number, ps->id, tag ? tag : many ? h->name : NULL, &x.logpath);
+		free(tag);
 		if (x.logfd < 0)
 			ui_note(ps->depth, "warning", "cannot write the step log %s: %s", x.logpath, strerror(errno));
 		else if (E->opt.prior)
@@ -962,8 +967,16 @@ bool engine_walk(struct engine *E, struct pstep *v, size_t n, bool keep_going, i
 					why = xasprintf("'when' reads '%s', which has no value here", bad);
 				ui_step_end(0, 0, title, NULL, "failed", -1, why, ps->depth);
 				if (uc) {
+					/* the journal says where the rollback stopped */
 					free(E->undo_why);
 					E->undo_why = xasprintf("%s: %s", title, why);
+					struct json *j = engine_rec(E, "undo_end", ps, uc->host->name);
+					json_kstr(j, "of", uc->unit->id);
+					json_kstr(j, "for", uc->host->name);
+					json_kstr(j, "status", "failed");
+					json_kint(j, "rc", -1);
+					json_kstr(j, "reason", why);
+					engine_commit(E, true);
 				} else {
 					struct json *j = engine_rec(E, "step_end", ps, NULL);
 					json_kstr(j, "status", "failed");
@@ -1160,9 +1173,10 @@ struct summary_row *engine_row(struct engine *E, const struct pstep *ps, const s
  * finally is left to do — every forward step done, or the rollback
  * finished: otherwise this resume ends the run anew and finally runs
  * whole again. */
-bool engine_finally_carries(const struct plan *p, const struct run_state *rs)
+bool engine_finally_carries(const struct plan *p, const struct run_state *rs, bool asked)
 {
-	if (!rs || !rs->finally_open || rs->rollback == RB_OPEN)
+	/* a rollback that starts now ends the run anew */
+	if (!rs || !rs->finally_open || rs->rollback == RB_OPEN || (asked && rs->rollback == RB_NONE))
 		return false;
 	if (rs->rollback == RB_DONE)
 		return true;
@@ -1256,6 +1270,10 @@ static void restore_forward(struct engine *E)
 						row->status = "ok";
 						ui_note(0, "settled", "step %d (%s) was interrupted; its check passes: it took "
 								      "effect, and is undone with the rest", ps->number, ps->id);
+					} else if (!x.interrupted) {
+						row->undo = "not compensated: its check says it did not take effect";
+						ui_note(0, "settled", "step %d (%s) was interrupted; its check fails (%s): it did "
+								      "not take effect, nothing to undo", ps->number, ps->id, x.why);
 					}
 				}
 			} else {
@@ -1308,7 +1326,7 @@ int engine_run(struct plan *p, const struct engine_opts *o)
 	int code = EXIT_OK;
 	const char *outcome = "succeeded";
 	char *owned_outcome = NULL;
-	E.fin_carry = engine_finally_carries(p, prior);
+	E.fin_carry = engine_finally_carries(p, prior, o->rollback);
 	int pre_failed = 0;
 	int rolled = 1; /* 1 none, 0 done, -1 an undo failed */
 	bool in_pre = false;

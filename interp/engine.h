@@ -131,7 +131,7 @@ int engine_run(struct plan *p, const struct engine_opts *o);
 char *step_title(struct plan *p, const struct pstep *ps);
 /* Resuming: do finally steps keep their recorded state?  (Only when the
  * run had reached finally with nothing of the forward part left.) */
-bool engine_finally_carries(const struct plan *p, const struct run_state *rs);
+bool engine_finally_carries(const struct plan *p, const struct run_state *rs, bool rollback_asked);
 
 /* Does this run (resumed from rs, or asked by `runbook rollback`) roll
  * back rather than go forward?  Once a rollback began, or a step failed

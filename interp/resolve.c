@@ -410,7 +410,7 @@ static void expand_undo(struct expander *E, size_t at, struct frame *outer, size
 		memcpy(fr, outer, nouter * sizeof(*outer));
 	fr[nouter] = (struct frame){st, ps->scope, !header};
 	struct expander U = {.R = E->R};
-	expand(&U, st->undo, st->nundo, ps->scope, fr, nouter + 1, prefix, ps->depth + 1, ps->hosts, ps->nhosts);
+	expand(&U, st->undo, st->nundo, ps->scope, fr, nouter + 1, prefix, 1, ps->hosts, ps->nhosts);
 	free(fr);
 	for (size_t k = 0; k < U.n; k++) {
 		struct pstep *u = &U.v[k];

@@ -40,6 +40,7 @@ struct comp {
 struct spot {
 	struct pstep *ps;
 	struct host *host;
+	bool outside;       /* done on a host its group's undo does not run on */
 };
 
 struct rollback {
@@ -221,8 +222,9 @@ static bool has_host(const struct pstep *ps, const struct host *h)
 }
 
 /* Did unit (at v[at]) complete anything on host h?  A leaf: itself.  A
- * group or module call: any step under it on h — or on a host outside
- * the group's, which the group's undo is taken to cover. */
+ * group or module call: any step under it, on h.  (A step under it on a
+ * host outside the group's is not the group undo's to take back: see
+ * collect.) */
 static bool completed(struct engine *E, struct pstep *v, size_t at, const struct host *h)
 {
 	const struct pstep *u = &v[at];
@@ -232,22 +234,25 @@ static bool completed(struct engine *E, struct pstep *v, size_t at, const struct
 	}
 	for (size_t k = at + 1; k <= at + u->span; k++)
 		for (size_t hk = 0; v[k].number && hk < v[k].nhosts; hk++)
-			if (!strcmp(E->rows[v[k].row + hk].status, "ok") &&
-			    (v[k].hosts[hk] == h || !has_host(u, v[k].hosts[hk])))
+			if (v[k].hosts[hk] == h && !strcmp(E->rows[v[k].row + hk].status, "ok"))
 				return true;
 	return false;
 }
 
+/* Adds the leaf ps's hosts whose row has status (and no verdict yet);
+ * with outside, only the hosts outside that group's. */
 static void spots_of(struct engine *E, struct pstep *ps, const char *status, struct spot **v, size_t *n,
-		     size_t *cap, bool commands_only)
+		     size_t *cap, const struct pstep *outside)
 {
-	if (!ps->number || (commands_only && (ps->st->kind->action != ACT_RUN || ps->st->probe)))
+	if (!ps->number || ps->st->kind->action != ACT_RUN || ps->st->probe)
 		return;
-	for (size_t h = 0; h < ps->nhosts; h++)
-		if (!strcmp(E->rows[ps->row + h].status, status)) {
-			struct spot s = {ps, ps->hosts[h]};
+	for (size_t h = 0; h < ps->nhosts; h++) {
+		const struct summary_row *r = &E->rows[ps->row + h];
+		if (!strcmp(r->status, status) && !r->undo && !(outside && has_host(outside, ps->hosts[h]))) {
+			struct spot s = {ps, ps->hosts[h], outside != NULL};
 			VEC_PUSH(*v, *n, *cap, s);
 		}
+	}
 }
 
 /* The units to compensate, newest first; and what no undo covers. */
@@ -262,19 +267,23 @@ static void collect(struct engine *E, struct rollback *R)
 					struct comp c = {ps, ps->hosts[h], "not undone", NULL, NULL};
 					VEC_PUSH(R->v, R->n, R->cap, c);
 				}
-			for (size_t k = i + 1; is_header(ps) && k <= i + ps->span; k++)
-				spots_of(E, &p->steps[k], "interrupted", &R->unsure, &R->nunsure, &R->unsurecap, true);
-			if (!is_header(ps))
-				spots_of(E, ps, "interrupted", &R->unsure, &R->nunsure, &R->unsurecap, true);
-			if (is_header(ps))
-				i += ps->span;
+			if (!is_header(ps)) {
+				spots_of(E, ps, "interrupted", &R->unsure, &R->nunsure, &R->unsurecap, NULL);
+				continue;
+			}
+			for (size_t k = i + 1; k <= i + ps->span; k++) {
+				spots_of(E, &p->steps[k], "interrupted", &R->unsure, &R->nunsure, &R->unsurecap, NULL);
+				/* done on a host the group's undo does not run on */
+				spots_of(E, &p->steps[k], "ok", &R->bare, &R->nbare, &R->barecap, ps);
+			}
+			i += ps->span;
 			continue;
 		}
 		if (is_header(ps))
 			continue;
 		/* a step nothing undoes: said in the summary ("not compensated") */
-		spots_of(E, ps, "ok", &R->bare, &R->nbare, &R->barecap, true);
-		spots_of(E, ps, "interrupted", &R->unsure, &R->nunsure, &R->unsurecap, true);
+		spots_of(E, ps, "ok", &R->bare, &R->nbare, &R->barecap, NULL);
+		spots_of(E, ps, "interrupted", &R->unsure, &R->nunsure, &R->unsurecap, NULL);
 	}
 	/* newest first: the reverse of the order they were done in */
 	for (size_t a = 0, b = R->n ? R->n - 1 : 0; a < b; a++, b--) {
@@ -284,21 +293,21 @@ static void collect(struct engine *E, struct rollback *R)
 	}
 }
 
-/* Was every undo step of c recorded as done by an earlier process? */
-static bool done_earlier(struct engine *E, const struct comp *c)
+/* Did an earlier process record every undo step of unit, compensating
+ * host h, as done? */
+static bool done_earlier(const struct run_state *rs, const struct pstep *unit, struct host *h)
 {
-	const struct run_state *rs = E->opt.prior;
 	if (!rs || !rs->nundos)
 		return false;
-	for (size_t i = 0; i < c->unit->nundo; i++) {
-		const struct pstep *u = &c->unit->undo[i];
+	for (size_t i = 0; i < unit->nundo; i++) {
+		const struct pstep *u = &unit->undo[i];
 		if (!u->number)
 			continue;
 		/* on the host compensated, unless the undo names its own */
-		struct host *const *hs = u->own_hosts ? u->hosts : &c->host;
+		struct host *const *hs = u->own_hosts ? u->hosts : &h;
 		size_t nh = u->own_hosts ? u->nhosts : 1;
 		for (size_t k = 0; k < nh; k++)
-			if (!step_state_done(run_state_undo(rs, u->id, hs[k]->name, c->host->name)))
+			if (!step_state_done(run_state_undo(rs, u->id, hs[k]->name, h->name)))
 				return false;
 	}
 	return true;
@@ -313,7 +322,9 @@ static int undo_leaves(const struct comp *c)
 	return n;
 }
 
-/* The summary rows a compensation speaks for. */
+/* The summary rows a compensation speaks for: its step's, or those of
+ * the group's steps on its host (the failed one among them, which the
+ * group's undo takes back with the rest). */
 static void mark_rows(struct engine *E, const struct comp *c, const char *what)
 {
 	struct plan *p = E->plan;
@@ -326,17 +337,34 @@ static void mark_rows(struct engine *E, const struct comp *c, const char *what)
 	for (size_t k = at + 1; k <= at + c->unit->span; k++)
 		for (size_t hk = 0; p->steps[k].number && hk < p->steps[k].nhosts; hk++) {
 			struct summary_row *m = &E->rows[p->steps[k].row + hk];
-			if (!strcmp(m->status, "ok") &&
-			    (p->steps[k].hosts[hk] == c->host || !has_host(c->unit, p->steps[k].hosts[hk])))
+			if (p->steps[k].hosts[hk] != c->host)
+				continue;
+			if (!strcmp(m->status, "ok"))
 				m->undo = what;
+			else if (!strcmp(m->status, "failed") && !strncmp(what, "undone", 6))
+				m->undo = "undone with its group";
 		}
 }
 
-static char *unit_label(struct engine *E, const struct comp *c)
+/* The rows of the steps nothing undoes. */
+static void mark_bare(struct engine *E, const struct rollback *R)
 {
-	char *t = step_title(E->plan, c->unit);
-	bool local = !strcmp(c->host->name, "local") && c->unit->nhosts <= 1;
-	char *s = xasprintf("%s%s%s", t, local ? "" : " @", local ? "" : c->host->name);
+	for (size_t k = 0; k < R->nbare; k++) {
+		struct summary_row *r = engine_row(E, R->bare[k].ps, R->bare[k].host);
+		if (r)
+			r->undo = R->bare[k].outside ? "not compensated (its group's undo runs on the group's hosts)"
+						     : "not compensated (no undo)";
+	}
+}
+
+/* "title (id) @host": the id tells two calls of one module action apart. */
+static char *unit_label(struct plan *p, const struct pstep *unit, const struct host *h)
+{
+	char *t = step_title(p, unit);
+	bool local = !strcmp(h->name, "local") && unit->nhosts <= 1;
+	bool id = strcmp(t, unit->id) != 0 && (unit->st->id_given || strchr(unit->id, '.'));
+	char *s = xasprintf("%s%s%s%s%s%s", t, id ? " (" : "", id ? unit->id : "", id ? ")" : "", local ? "" : " @",
+			    local ? "" : h->name);
 	free(t);
 	return s;
 }
@@ -352,11 +380,7 @@ int rollback_run(struct engine *E, const char *trigger)
 	 * with on_failure: stop, and resume can retry the failed step */
 	if (!R->n && !strcmp(trigger, "failure") && (!rs || rs->rollback == RB_NONE)) {
 		R->empty = true;
-		for (size_t k = 0; k < R->nbare; k++) {
-			struct summary_row *r = engine_row(E, R->bare[k].ps, R->bare[k].host);
-			if (r)
-				r->undo = "not compensated (no undo)";
-		}
+		mark_bare(E, R);
 		return 1;
 	}
 
@@ -379,14 +403,20 @@ int rollback_run(struct engine *E, const char *trigger)
 	bool *earlier = xcalloc(R->n + 1, sizeof(bool));
 	int todo = 0;
 	for (size_t i = 0; i < R->n; i++) {
-		earlier[i] = done_earlier(E, &R->v[i]);
+		earlier[i] = done_earlier(rs, R->v[i].unit, R->v[i].host);
 		if (!earlier[i])
 			todo += undo_leaves(&R->v[i]);
 	}
 	E->undo_n = 0;
 	E->undo_total = todo;
+	size_t before = 0;
+	for (size_t i = 0; i < R->n; i++)
+		before += earlier[i];
 	if (!R->n)
 		ui_title("rollback: nothing to undo");
+	else if (before)
+		ui_title("rollback: %zu change%s to undo, newest first (%zu undone earlier)", R->n - before,
+			 R->n - before == 1 ? "" : "s", before);
 	else
 		ui_title("rollback: %zu change%s to undo, newest first", R->n, R->n > 1 ? "s" : "");
 
@@ -398,7 +428,7 @@ int rollback_run(struct engine *E, const char *trigger)
 			E->interrupted = true;
 			break;
 		}
-		char *label = unit_label(E, c);
+		char *label = unit_label(p, c->unit, c->host);
 		if (earlier[i]) {
 			ui_step_end(0, 0, label, NULL, "undone", -1, "earlier", 0);
 			c->status = "undone earlier";
@@ -442,11 +472,7 @@ int rollback_run(struct engine *E, const char *trigger)
 		not_undone += !strcmp(R->v[k].status, "not undone");
 		mark_rows(E, &R->v[k], R->v[k].status);
 	}
-	for (size_t k = 0; k < R->nbare; k++) {
-		struct summary_row *r = engine_row(E, R->bare[k].ps, R->bare[k].host);
-		if (r)
-			r->undo = "not compensated (no undo)";
-	}
+	mark_bare(E, R);
 	for (size_t k = 0; k < R->nunsure; k++) {
 		struct summary_row *r = engine_row(E, R->unsure[k].ps, R->unsure[k].host);
 		if (r)
@@ -457,6 +483,7 @@ int rollback_run(struct engine *E, const char *trigger)
 		if (r && !r->undo)
 			r->undo = "failed step: not compensated";
 	}
+
 	/* interrupted or paused: the rollback goes on at the next resume */
 	if (E->interrupted || E->paused || E->jfail)
 		return -1;
@@ -493,17 +520,21 @@ void rollback_report(struct engine *E)
 	struct rollback *R = E->rb;
 	struct plan *p = E->plan;
 	int undone = 0, not_undone = 0;
-	const struct comp *bad = NULL;
+	const struct comp *bad = NULL, *stopped = NULL;
 	for (size_t i = 0; i < R->n; i++) {
 		undone += !strncmp(R->v[i].status, "undone", 6);
 		not_undone += !strcmp(R->v[i].status, "not undone");
 		if (!strcmp(R->v[i].status, "undo failed"))
 			bad = &R->v[i];
+		if (!strcmp(R->v[i].status, "interrupted") || !strcmp(R->v[i].status, "paused"))
+			stopped = &R->v[i];
 	}
 	if (R->empty)
 		printf("  nothing was undone: no completed step has an undo");
 	else
 		printf("  rollback: %d undone%s", undone, bad ? ", 1 undo failed" : "");
+	if (stopped)
+		printf(", 1 %s", stopped->status);
 	if (not_undone)
 		printf(", %d not undone", not_undone);
 	if (R->nbare)
@@ -512,7 +543,7 @@ void rollback_report(struct engine *E)
 		printf(", %zu interrupted (unknown)", R->nunsure);
 	putchar('\n');
 	if (bad) {
-		char *l = unit_label(E, bad);
+		char *l = unit_label(p, bad->unit, bad->host);
 		printf("  %sROLLBACK FAILED \xe2\x80\x94 needs a human:%s\n", ui_c("fail"), ui_c("reset"));
 		printf("    undo failed:      %s: %s\n", l, bad->why);
 		if (bad->log)
@@ -520,20 +551,22 @@ void rollback_report(struct engine *E)
 		free(l);
 		for (size_t i = 0; i < R->n; i++)
 			if (!strcmp(R->v[i].status, "not undone")) {
-				char *u = unit_label(E, &R->v[i]);
+				char *u = unit_label(p, R->v[i].unit, R->v[i].host);
 				printf("    not undone:       %s\n", u);
 				free(u);
 			}
 		for (size_t i = R->n; i-- > 0;)
 			if (!strncmp(R->v[i].status, "undone", 6)) {
-				char *u = unit_label(E, &R->v[i]);
+				char *u = unit_label(p, R->v[i].unit, R->v[i].host);
 				printf("    undone:           %s\n", u);
 				free(u);
 			}
 	}
 	for (size_t k = 0; k < R->nbare; k++) {
 		char *s = spot_label(E, &R->bare[k]);
-		printf("    not compensated:  %s (it has no undo)\n", s);
+		printf("    not compensated:  %s (%s)\n", s,
+		       R->bare[k].outside ? "done outside its group's hosts, where the group's undo does not run"
+					  : "it has no undo");
 		free(s);
 	}
 	for (size_t k = 0; k < R->nunsure; k++) {
@@ -541,16 +574,18 @@ void rollback_report(struct engine *E)
 		printf("    check by hand:    %s was interrupted and has no check: whether it took effect is unknown\n", s);
 		free(s);
 	}
-	if (E->failed_step && E->failed_host && E->failed_step->number) {
-		struct spot s = {E->failed_step, E->failed_host};
+	const struct summary_row *fr = E->failed_step && E->failed_host ? engine_row(E, E->failed_step, E->failed_host)
+									 : NULL;
+	if (fr && E->failed_step->number && (!fr->undo || strncmp(fr->undo, "undone", 6))) {
+		struct spot s = {E->failed_step, E->failed_host, false};
 		char *l = spot_label(E, &s);
 		printf("    check by hand:    %s failed and is not compensated: see that it left nothing half done\n", l);
 		free(l);
 	}
 	if (bad) {
-		char *l = unit_label(E, bad);
-		printf("  then '%srunbook rollback %s --yes%s' retries the undo of %s and goes on with the rest\n",
-		       ui_c("bold"), p->run_id, ui_c("reset"), l);
+		char *l = unit_label(p, bad->unit, bad->host);
+		printf("  then '%srunbook resume %s%s' (or 'runbook rollback %s') retries the undo of %s and goes on "
+		       "with the rest\n", ui_c("bold"), p->run_id, ui_c("reset"), p->run_id, l);
 		free(l);
 	}
 }
@@ -645,37 +680,28 @@ int rollback_preview(struct plan *p, const struct run_state *rs, struct sbuf *ou
 		struct pstep *ps = &p->steps[i];
 		if (ps->unit != ps)
 			continue;
+		size_t last = is_header(ps) ? i + ps->span : i;
 		for (size_t h = ps->nhosts; h-- > 0;) {
+			/* as the rollback will decide (collect, restore_forward):
+			 * a step done on this host, or one interrupted whose check
+			 * will say whether it took effect */
 			bool done = false, maybe = false;
-			if (!is_header(ps)) {
-				const struct step_state *s = run_state_step(rs, ps->id, ps->hosts[h]->name);
-				done = s && !strcmp(s->status, "ok");
-				maybe = s && ps->st->check && (!strcmp(s->status, "started") || !strcmp(s->status, "interrupted"));
-			} else {
-				for (size_t k = i + 1; k <= i + ps->span; k++)
-					for (size_t hk = 0; p->steps[k].number && hk < p->steps[k].nhosts; hk++) {
-						const struct step_state *s =
-							run_state_step(rs, p->steps[k].id, p->steps[k].hosts[hk]->name);
-						if (s && !strcmp(s->status, "ok") &&
-						    (p->steps[k].hosts[hk] == ps->hosts[h] || !has_host(ps, p->steps[k].hosts[hk])))
-							done = true;
-					}
-			}
+			for (size_t k = i; k <= last; k++)
+				for (size_t hk = 0; p->steps[k].number && hk < p->steps[k].nhosts; hk++) {
+					if (p->steps[k].hosts[hk] != ps->hosts[h])
+						continue;
+					const struct step_state *s = run_state_step(rs, p->steps[k].id, ps->hosts[h]->name);
+					done |= s && !strcmp(s->status, "ok");
+					maybe |= s && p->steps[k].st->kind->action == ACT_RUN && p->steps[k].st->check &&
+						 (!strcmp(s->status, "started") || !strcmp(s->status, "interrupted"));
+				}
 			if (!done && !maybe)
 				continue;
-			bool earlier = false;
-			if (rs->nundos) {
-				earlier = true;
-				for (size_t k = 0; k < ps->nundo && earlier; k++)
-					if (ps->undo[k].number && !ps->undo[k].own_hosts)
-						earlier = step_state_done(run_state_undo(rs, ps->undo[k].id, ps->hosts[h]->name,
-											ps->hosts[h]->name));
-			}
-			char *t = step_title(p, ps);
-			bool local = !strcmp(ps->hosts[h]->name, "local") && ps->nhosts <= 1;
-			sbuf_addf(&tmp, "    undo %s%s%s%s\n", t, local ? "" : " @", local ? "" : ps->hosts[h]->name,
-				  earlier ? " (undone earlier)" : maybe ? " (it was interrupted: its check decides)" : "");
-			free(t);
+			bool earlier = done_earlier(rs, ps, ps->hosts[h]);
+			char *label = unit_label(p, ps, ps->hosts[h]);
+			sbuf_addf(&tmp, "    undo %s%s\n", label,
+				  earlier ? " (undone earlier)" : !done ? " (a step was interrupted: its check decides)" : "");
+			free(label);
 			if (!earlier)
 				preview_undo(&tmp, p, rs, ps, ps->hosts[h]);
 			n++;

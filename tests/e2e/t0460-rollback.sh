@@ -387,10 +387,10 @@ rb run "$rbk" -p dir="$u"
 expect_rc 3 "undo fails: exit 3"
 uf=$(run_id)
 out_has "ROLLBACK FAILED"
-out_has "undo failed:      restart the api: exit code 1 (expected 0)"
+out_has "undo failed:      restart the api (u2): exit code 1 (expected 0)"
 out_has "not undone:       u1"
 out_has "undone:           u3"
-out_has "runbook rollback $uf --yes"
+out_has "then 'runbook resume $uf' (or 'runbook rollback $uf') retries the undo of restart the api (u2)"
 is "$u/log" "u3
 u2-try" "undo fails: the newer undo ran, then the failing one; the rollback stopped there"
 check "undo fails: the unit not reached is still in effect" test -e "$u/u1"
