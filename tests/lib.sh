@@ -7,8 +7,11 @@
 #   expect_rc N "what"   the last rb exited N
 #   out_has TEXT / err_has TEXT / out_lacks TEXT / err_lacks TEXT
 #   gone PID / group_gone PGID   a process (group) has ended
-#   wait_for FILE        up to ~20 s for FILE to be non-empty (a wait, not
-#                        a timing assertion)
+#   wait_for FILE [TEXT] up to ~20 s for FILE to be non-empty, or to hold
+#                        TEXT (a wait, not a timing assertion)
+#   start ARGS / finish  the binary in the background ($bgpid), then its
+#                        exit code in $rc ("hung" after ~30 s)
+#   run_id               the run id on the first line of the last output
 # Every script gets its own sandbox $T (removed at exit) and state dir.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -90,11 +93,43 @@ file() {
 	printf '%s\n' "$T/$1"
 }
 
+# wait_for FILE [TEXT]: up to ~20 s for FILE to be non-empty (or to hold
+# TEXT) — a limit for a hung binary, not a timing assertion
 wait_for() {
 	_i=0
-	while [ ! -s "$1" ] && [ $_i -lt 400 ]; do
+	while [ $_i -lt 400 ]; do
+		if [ $# -gt 1 ]; then grep -qF -- "$2" "$1" 2>/dev/null && return 0
+		else [ -s "$1" ] && return 0; fi
 		sleep 0.05
 		_i=$((_i + 1))
 	done
-	[ -s "$1" ]
+	return 1
+}
+
+# start ARGS: the binary in the background (no terminal); sets $bgpid
+start() {
+	RUNBOOK_KILL_GRACE=300ms ${RUNBOOK_WRAP:-} "$RUNBOOK" "$@" >"$out" 2>"$err" </dev/null &
+	bgpid=$!
+}
+
+# finish: waits for $bgpid (at most ~30 s, then kills it); sets $rc
+finish() {
+	_i=0
+	while ! gone "$bgpid" && [ $_i -lt 600 ]; do
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	if ! gone "$bgpid"; then
+		kill -KILL "$bgpid" 2>/dev/null
+		wait "$bgpid"
+		rc=hung
+		return 0
+	fi
+	wait "$bgpid"
+	rc=$?
+}
+
+# run_id: the run id named on the first line of the last rb's output
+run_id() {
+	sed -n '1s/.* run \([^ ]*\) on .*/\1/p' "$out"
 }

@@ -33,43 +33,6 @@ n_of() {
 count_is() {
 	check "$4" test "$(n_of "$2" "$3")" = "$1"
 }
-# the run id from the first line of the last run's output
-run_id() {
-	sed -n '1s/.* run \([^ ]*\) on .*/\1/p' "$out"
-}
-# wait_for FILE [TEXT]: up to ~20 s for FILE to be non-empty (or to hold
-# TEXT); not a timing assertion, a limit for a hung binary
-wait_for() {
-	i=0
-	while [ $i -lt 400 ]; do
-		if [ $# -gt 1 ]; then grep -qF -- "$2" "$1" 2>/dev/null && return 0
-		else [ -s "$1" ] && return 0; fi
-		sleep 0.05
-		i=$((i + 1))
-	done
-	return 1
-}
-# start ARGS: the runbook in the background (no terminal); sets $bgpid
-start() {
-	RUNBOOK_KILL_GRACE=300ms ${RUNBOOK_WRAP:-} "$RUNBOOK" "$@" >"$out" 2>"$err" </dev/null &
-	bgpid=$!
-}
-# finish: waits for $bgpid (at most ~30 s, then kills it); sets $rc
-finish() {
-	i=0
-	while ! gone "$bgpid" && [ $i -lt 600 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	if ! gone "$bgpid"; then
-		kill -KILL "$bgpid" 2>/dev/null
-		wait "$bgpid"
-		rc=hung
-		return 0
-	fi
-	wait "$bgpid"
-	rc=$?
-}
 # jcount ID EVENT: how many EVENT records the journal of run ID holds
 jcount() {
 	grep -c "\"event\":\"$2\"" "$S/runs/$1/journal.jsonl" 2>/dev/null || true

@@ -14,10 +14,6 @@
 . "$(dirname "$0")/../lib.sh"
 
 S=$RUNBOOK_STATE_DIR
-# the run id from the first line of the last run's output
-run_id() {
-	sed -n '1s/.* run \([^ ]*\) on .*/\1/p' "$out"
-}
 # jcount ID EVENT: how many EVENT records the journal of run ID holds
 jcount() {
 	grep -c "\"event\":\"$2\"" "$S/runs/$1/journal.jsonl" 2>/dev/null || true

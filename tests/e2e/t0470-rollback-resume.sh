@@ -22,38 +22,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_text FILE TEXT: up to ~20 s for FILE to hold TEXT (a limit for a
-# hung binary, not a timing assertion)
-wait_text() {
-	i=0
-	while [ $i -lt 400 ]; do
-		grep -qF -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-		i=$((i + 1))
-	done
-	return 1
-}
-# start ARGS: the runbook in the background (no terminal); sets $bgpid
-start() {
-	RUNBOOK_KILL_GRACE=300ms ${RUNBOOK_WRAP:-} "$RUNBOOK" "$@" >"$out" 2>"$err" </dev/null &
-	bgpid=$!
-}
-# finish: waits for $bgpid (at most ~30 s, then kills it); sets $rc
-finish() {
-	i=0
-	while ! gone "$bgpid" && [ $i -lt 600 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	if ! gone "$bgpid"; then
-		kill -KILL "$bgpid" 2>/dev/null
-		wait "$bgpid"
-		rc=hung
-		return 0
-	fi
-	wait "$bgpid"
-	rc=$?
-}
 # kill_group FILE: SIGKILL the process group whose leader's pid is in
 # FILE, and wait until it is gone (resume waits for a live group)
 kill_group() {
@@ -61,10 +29,6 @@ kill_group() {
 	kill -KILL -"$(cat "$1")" 2>/dev/null
 	i=0
 	while kill -0 -"$(cat "$1")" 2>/dev/null && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
-}
-# the run id from the first line of the last run's output
-run_id() {
-	sed -n '1s/.* run \([^ ]*\) on .*/\1/p' "$out"
 }
 # state_of: the state of the newest run in the current state folder
 state_of() {
@@ -154,7 +118,7 @@ if wait_for "$d/pid"; then
 		grep -q "^next: go on with the rollback .*the undo s2-undo of s2 was interrupted" "$out"
 	check "kill/check passes: the undo's command outlived runbook" test -d "/proc/$(cat "$d/pid")"
 	start resume
-	if wait_text "$out" "still running"; then
+	if wait_for "$out" "still running"; then
 		_report 0 "kill/check passes: resume waits for the undo's command that outlived runbook"
 		check "kill/check passes: nothing else ran while it waited" test "$(lines "$d/log")" = 6
 		touch "$d/go"

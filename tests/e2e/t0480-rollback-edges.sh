@@ -10,7 +10,6 @@
 # finally again after the undos; multi-host steps are undone host by host.
 . "$(dirname "$0")/../lib.sh"
 
-run_id() { sed -n '1s/.* run \([^ ]*\) on .*/\1/p' "$out"; }
 journal() { cat "$RUNBOOK_STATE_DIR"/runs/"$1"/journal.jsonl; }
 # pgid_of STEP RUNBOOK: the process group of STEP's command, once its
 # step_pid record is written (it follows the command's start)
