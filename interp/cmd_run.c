@@ -716,7 +716,7 @@ static int confirm_rollback(const struct opts *o, struct plan *plan, const struc
 	char ans[64];
 	if (ui_read_answer(ans, sizeof(ans)) < 0)
 		return sig_interrupted() ? EXIT_INTR : EXIT_BAD;
-	if (!strcmp(ans, "y") || !strcmp(ans, "Y") || !strcmp(ans, "yes"))
+	if (ui_answer_yes(ans))
 		return 0;
 	printf("not rolled back: nothing was changed\n");
 	return EXIT_BAD;

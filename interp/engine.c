@@ -264,6 +264,16 @@ static void store_results(struct step_exec *x, bool ran)
 			scope_set(ps->scope, x->st->caps[i].name, x->cap_val[i], false);
 }
 
+/* An undo reads the values of its step's time where it renders in that
+ * step's scope (a module call in an undo has its own). */
+static void lookup_then(struct lookup *lk, const struct undo_ctx *uc)
+{
+	if (uc && lk->scope == uc->unit->scope) {
+		lk->then = uc->then;
+		lk->nthen = uc->nthen;
+	}
+}
+
 /* Prepares x to run ps on host h (logs not yet opened). */
 static void step_exec_init(struct step_exec *x, struct engine *E, struct pstep *ps, struct host *h,
 			   const struct undo_ctx *uc)
@@ -275,12 +285,7 @@ static void step_exec_init(struct step_exec *x, struct engine *E, struct pstep *
 	x->host = h;
 	x->uc = uc;
 	x->lk = (struct lookup){.plan = E->plan, .scope = ps->scope, .host = h};
-	/* an undo reads the values of its step's time where it renders in
-	 * that step's scope (a module call in an undo has its own) */
-	if (uc && ps->scope == uc->unit->scope) {
-		x->lk.then = uc->then;
-		x->lk.nthen = uc->nthen;
-	}
+	lookup_then(&x->lk, uc);
 	x->number = ps->number;
 	x->total = E->plan->nleaves;
 	x->depth = ps->depth;
@@ -332,17 +337,22 @@ bool engine_commit(struct engine *E, bool sync)
 	return false;
 }
 
-/* Starts a record about the leaf x runs: step_WHAT, or undo_WHAT with
- * what the undo compensates. */
+/* An undo's records and events name what it compensates, and where. */
+static void add_compensated(struct json *j, const struct undo_ctx *uc)
+{
+	if (uc) {
+		json_kstr(j, "of", uc->unit->id);
+		json_kstr(j, "for", uc->host->name);
+	}
+}
+
+/* Starts a record about the leaf x runs: step_WHAT, or undo_WHAT. */
 static struct json *rec_leaf(struct step_exec *x, const char *what)
 {
 	char ev[24];
 	snprintf(ev, sizeof(ev), "%s_%s", x->uc ? "undo" : "step", what);
 	struct json *j = engine_rec(x->eng, ev, x->ps, x->host->name);
-	if (x->uc) {
-		json_kstr(j, "of", x->uc->unit->id);
-		json_kstr(j, "for", x->uc->host->name);
-	}
+	add_compensated(j, x->uc);
 	return j;
 }
 
@@ -355,20 +365,14 @@ static struct json *event_leaf(struct step_exec *x, const char *what)
 	json_kstr(j, "run", x->eng->plan->run_id);
 	json_kstr(j, "step", x->ps->id);
 	json_kstr(j, "host", x->host->name);
-	if (x->uc) {
-		json_kstr(j, "of", x->uc->unit->id);
-		json_kstr(j, "for", x->uc->host->name);
-	}
+	add_compensated(j, x->uc);
 	return j;
 }
 
 int exec_record(struct step_exec *x, const char *event, const char *key, const char *val)
 {
 	struct json *j = engine_rec(x->eng, event, x->ps, x->host->name);
-	if (x->uc) {
-		json_kstr(j, "of", x->uc->unit->id);
-		json_kstr(j, "for", x->uc->host->name);
-	}
+	add_compensated(j, x->uc);
 	json_kstr(j, key, val);
 	if (engine_commit(x->eng, true))
 		return 0;
@@ -897,10 +901,7 @@ static struct lookup header_lookup(struct engine *E, const struct pstep *ps, con
 	struct lookup lk = {.plan = E->plan, .scope = ps->scope, .host = ps->nhosts ? ps->hosts[0] : NULL};
 	if (uc && !ps->own_hosts)
 		lk.host = uc->host;
-	if (uc && ps->scope == uc->unit->scope) {
-		lk.then = uc->then;
-		lk.nthen = uc->nthen;
-	}
+	lookup_then(&lk, uc);
 	return lk;
 }
 
@@ -971,8 +972,7 @@ bool engine_walk(struct engine *E, struct pstep *v, size_t n, bool keep_going, i
 					free(E->undo_why);
 					E->undo_why = xasprintf("%s: %s", title, why);
 					struct json *j = engine_rec(E, "undo_end", ps, uc->host->name);
-					json_kstr(j, "of", uc->unit->id);
-					json_kstr(j, "for", uc->host->name);
+					add_compensated(j, uc);
 					json_kstr(j, "status", "failed");
 					json_kint(j, "rc", -1);
 					json_kstr(j, "reason", why);

@@ -697,6 +697,9 @@ int rollback_preview(struct plan *p, const struct run_state *rs, struct sbuf *ou
 				}
 			if (!done && !maybe)
 				continue;
+			n++;
+			if (!out)
+				continue; /* only counting: nothing to render */
 			bool earlier = done_earlier(rs, ps, ps->hosts[h]);
 			char *label = unit_label(p, ps, ps->hosts[h]);
 			sbuf_addf(&tmp, "    undo %s%s\n", label,
@@ -704,7 +707,6 @@ int rollback_preview(struct plan *p, const struct run_state *rs, struct sbuf *ou
 			free(label);
 			if (!earlier)
 				preview_undo(&tmp, p, rs, ps, ps->hosts[h]);
-			n++;
 		}
 	}
 	if (out && !n)

@@ -188,7 +188,7 @@ static int run_confirm(struct step_exec *x)
 	if (r < 0 && sig_interrupted()) {
 		x->interrupted = true;
 		x->why = xstrdup("interrupted at the confirmation");
-	} else if (r == 0 && (!strcmp(ans, "y") || !strcmp(ans, "Y") || !strcmp(ans, "yes"))) {
+	} else if (r == 0 && ui_answer_yes(ans)) {
 		stepio_log(x, "approved by the operator\n");
 		free(text);
 		return exec_record(x, "confirm_answer", "answer", "approved by the operator");

@@ -242,3 +242,8 @@ int ui_read_answer(char *buf, size_t n)
 	return 0;
 }
 
+bool ui_answer_yes(const char *ans)
+{
+	return !strcmp(ans, "y") || !strcmp(ans, "Y") || !strcmp(ans, "yes");
+}
+

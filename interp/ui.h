@@ -40,6 +40,8 @@ void ui_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reads one answer line from the terminal into buf (without the
  * newline); -1 when interrupted or at end of input. */
 int ui_read_answer(char *buf, size_t n);
+/* Is an answer read that way a yes (y, Y or yes)? */
+bool ui_answer_yes(const char *ans);
 
 /* Events: begin an object with time/event set, add fields, then emit. */
 struct json *ui_event_begin(const char *event);
