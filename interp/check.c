@@ -1619,6 +1619,40 @@ out:
 	return rb;
 }
 
+struct runbook *module_load_file(const char *path, struct rb_error *err)
+{
+	size_t before = err->n;
+	struct doc *d = doc_load(path, err);
+	if (!d)
+		return NULL;
+	struct runbook *rb = xcalloc(1, sizeof(*rb));
+	rb->path = xstrdup(path);
+	char *dup = xstrdup(path);
+	rb->dir = xstrdup(dirname(dup));
+	free(dup);
+	struct loader L = {.err = err, .rb = rb, .doc = d};
+	/* named as `uses` finds it: by its file name */
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	size_t len = strlen(base);
+	if (str_has_suffix(base, ".yml"))
+		len -= 4;
+	else if (str_has_suffix(base, ".yaml"))
+		len -= 5;
+	struct module *m = xcalloc(1, sizeof(*m));
+	m->name = xstrndup(base, len);
+	m->path = xstrdup(path);
+	m->doc = d;
+	VEC_PUSH(rb->modules, rb->nmodules, rb->modcap, m);
+	module_parse(&L, m, d);
+	for (size_t i = 0; err->n == before && i < m->nactions; i++)
+		check_action_names(&L, m, &m->actions[i]);
+	if (err->n != before) {
+		runbook_free(rb);
+		return NULL;
+	}
+	return rb;
+}
+
 void runbook_free(struct runbook *rb)
 {
 	if (!rb)

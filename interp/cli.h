@@ -1,12 +1,13 @@
 /* cli.h — the parsed command line, and the commands main.c dispatches to:
- * cmd_run.c (run, resume) and cmd_inspect.c (status, log, lock). */
+ * cmd_run.c (run, resume, rollback), cmd_plan.c (plan, lint) and
+ * cmd_inspect.c (status, log, lock). */
 #ifndef RB_CLI_H
 #define RB_CLI_H
 
 #include "util.h"
 
 struct opts {
-	bool yes, dry_run, use_current, rerun_interrupted, brk, all;
+	bool yes, dry_run, use_current, rerun_interrupted, brk, all, check, strict;
 	int verbosity;
 	long long lock_wait_ms;
 	const char *state_dir, *inventory, *events, *target, *params_file, *format;
@@ -20,6 +21,8 @@ struct opts {
 int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int cmd_run(struct opts *o);
+int cmd_plan(struct opts *o);
+int cmd_lint(struct opts *o);
 int cmd_resume(struct opts *o);
 int cmd_rollback(struct opts *o);
 int cmd_status(struct opts *o);

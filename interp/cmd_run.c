@@ -335,10 +335,8 @@ int cmd_run(struct opts *o)
 	if (o->nargs != 2)
 		return bad_usage("%s", o->nargs < 2 ? "'run' needs a runbook (a file or a name)"
 						    : "'run' takes one runbook");
-	if (o->dry_run) {
-		fprintf(stderr, "runbook: --dry-run (the plan preview) is not in this version yet\n");
-		return EXIT_BAD;
-	}
+	if (o->dry_run)
+		return cmd_plan(o);
 	const char *arg = o->args[1];
 	char *path = runbook_find(arg);
 	if (!path) {

@@ -39,6 +39,12 @@ static bool has_sudo(const struct step *s) { return s->sudo_set; }
 static bool has_cwd(const struct step *s) { return s->cwd != NULL; }
 static bool has_timeout(const struct step *s) { return s->timeout_ms > 0; }
 
+const struct step *pstep_nearest(const struct pstep *ps, enum nearest_what what, struct scope **scope)
+{
+	static bool (*const has[])(const struct step *) = {has_sudo, has_cwd, has_timeout};
+	return nearest(ps, has[what], scope);
+}
+
 static char *render_in(struct step_exec *x, struct scope *scope, const struct tmpl *t, int flags)
 {
 	struct lookup lk = {.plan = x->eng->plan, .scope = scope, .host = x->host};
@@ -645,6 +651,14 @@ static void note_failure(struct step_exec *x, int phase)
 	}
 }
 
+/* `plan --check` hears of every outcome of a precondition or probe. */
+static void tell(struct engine *E, const struct pstep *ps, const struct host *h, const char *status,
+		 const char *why)
+{
+	if (E->opt.seen)
+		E->opt.seen(E->opt.seen_ctx, ps, h, status, why);
+}
+
 /* Runs one leaf on host h: a forward or finally step (uc NULL, its
  * summary row given), or a step of an undo (uc set, no row). */
 static const char *run_leaf(struct engine *E, struct pstep *ps, struct host *h, struct summary_row *row,
@@ -683,6 +697,7 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, struct host *h, 
 			json_kstr(j, "reason", why);
 			engine_commit(E, true);
 			ui_step_end(number, total, title, hostname, "skipped", -1, why, ps->depth);
+			tell(E, ps, h, "skipped", why);
 			free(why);
 			j = event_leaf(&x, "skip");
 			json_kstr(j, "when", st->when_src);
@@ -704,12 +719,13 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, struct host *h, 
 			if (row)
 				row->status = "failed";
 			note_failure(&x, phase);
+			tell(E, ps, h, "failed", x.why);
 			step_exec_release(&x);
 			return "failed";
 		}
 	}
 
-	if (p->run_dir[0]) {
+	if (p->run_dir[0] && !p->preview) {
 		/* an undo with hosts of its own, for a step of several hosts:
 		 * one log per host compensated */
 		char *tag = uc && ps->own_hosts && uc->unit->nhosts > 1 ? xasprintf("%s.for-%s", h->name, uc->host->name)
@@ -828,6 +844,7 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, struct host *h, 
 		ui_error("paused at %s %d (%s): %s", uc ? "undo" : "step", number, ps->id, x.why);
 	if (!strcmp(status, "failed"))
 		note_failure(&x, phase);
+	tell(E, ps, h, status, ok == 0 ? NULL : x.why);
 	step_exec_release(&x);
 	return status;
 }
@@ -905,6 +922,61 @@ static struct lookup header_lookup(struct engine *E, const struct pstep *ps, con
 	return lk;
 }
 
+/* `plan --check`: a group or module call is entered when its `when`
+ * holds and its arguments have values; else nothing under it is checked
+ * (the preview says why).  Returns how many entries to skip. */
+static size_t probe_header(struct engine *E, struct pstep *ps)
+{
+	struct lookup lk = header_lookup(E, ps, NULL);
+	const char *bad = NULL;
+	int w = ps->st->when ? expr_eval(ps->st->when, plan_lookup, &lk, &bad) : 1;
+	char *why = NULL;
+	if (w == 1 && ps->st->kind->action == ACT_USES && enter_module(E, ps, &lk, &why) < 0)
+		w = -1;
+	free(why);
+	lookup_release(&lk);
+	return w == 1 ? 0 : ps->span;
+}
+
+/* `plan --check`: can this probe run on h before anything else has?  Not
+ * when it reads a value only a step that does not run under --check
+ * produces: *bad is then that name (borrowed from the step). */
+static bool probe_ready(struct engine *E, struct pstep *ps, struct host *h, const char **bad)
+{
+	const struct tmpl *ts[] = {ps->st->text, ps->st->check, ps->st->cwd};
+	struct lookup lk = {.plan = E->plan, .scope = ps->scope, .host = h};
+	bool ok = true;
+	for (size_t i = 0; ok && i < ARRAY_LEN(ts); i++) {
+		struct sbuf sb = {0};
+		if (ts[i] && tmpl_render(ts[i], plan_lookup, &lk, 0, &sb, bad) < 0)
+			ok = false;
+		sbuf_release(&sb);
+	}
+	if (ok && ps->st->when && expr_eval(ps->st->when, plan_lookup, &lk, bad) < 0)
+		ok = false;
+	lookup_release(&lk);
+	return ok;
+}
+
+/* `plan --check`: a probe, on every host, whatever happened before. */
+static void probe_leaf(struct engine *E, struct pstep *ps)
+{
+	char *title = step_title(E->plan, ps);
+	for (size_t h = 0; h < ps->nhosts && !E->interrupted; h++) {
+		const char *bad = NULL;
+		if (!probe_ready(E, ps, ps->hosts[h], &bad)) {
+			char *why = xasprintf("reads '%s', which only the run produces", bad);
+			const char *hn = ps->nhosts > 1 || strcmp(ps->hosts[h]->name, "local") ? ps->hosts[h]->name : NULL;
+			ui_step_end(ps->number, E->plan->nleaves, title, hn, "not checked", -1, why, ps->depth);
+			tell(E, ps, ps->hosts[h], "not checked", why);
+			free(why);
+			continue;
+		}
+		run_leaf(E, ps, ps->hosts[h], &E->rows[ps->row + h], title, 1, NULL);
+	}
+	free(title);
+}
+
 bool engine_walk(struct engine *E, struct pstep *v, size_t n, bool keep_going, int phase,
 		 const struct undo_ctx *uc)
 {
@@ -918,8 +990,15 @@ bool engine_walk(struct engine *E, struct pstep *v, size_t n, bool keep_going, i
 		}
 		if (E->jfail)
 			return false;
-		char *title = step_title(E->plan, ps);
 		bool header = st->kind->action == ACT_GROUP || st->kind->action == ACT_USES;
+		if (E->probe_only) {
+			if (header)
+				i += probe_header(E, ps);
+			else if (st->probe)
+				probe_leaf(E, ps);
+			continue;
+		}
+		char *title = step_title(E->plan, ps);
 		if (header) {
 			int w = 1;
 			const char *bad = NULL;
@@ -1067,12 +1146,13 @@ static int run_preconditions(struct engine *E)
 			if (w == 0) {
 				char *reason = xasprintf("when: %s", ps->st->when_src);
 				ui_step_end(0, 0, title, hostname, "skipped", -1, reason, 1);
+				tell(E, ps, x.host, "skipped", reason);
 				free(reason);
 				free(title);
 				lookup_release(&x.lk);
 				continue;
 			}
-			if (p->run_dir[0])
+			if (p->run_dir[0] && !p->preview)
 				x.logfd = step_log_open(p->run_dir, 0, ps->id, ps->nhosts > 1 ? x.host->name : NULL,
 							&x.logpath);
 			long long t0 = now_ms();
@@ -1088,6 +1168,7 @@ static int run_preconditions(struct engine *E)
 			}
 			ui_step_end(0, 0, title, hostname, ok == 0 ? "ok" : "failed", now_ms() - t0,
 				    ok == 0 ? NULL : x.why, 1);
+			tell(E, ps, x.host, ok == 0 ? "ok" : "failed", ok == 0 ? NULL : x.why);
 			struct json *j = engine_rec(E, "precondition", ps, x.host->name);
 			json_kstr(j, "status", ok == 0 ? "ok" : "failed");
 			if (ok != 0 && x.why)
@@ -1288,6 +1369,26 @@ static void restore_forward(struct engine *E)
 	}
 }
 
+/* Frees what a run of the engine held, and closes its connections. */
+static void engine_release(struct engine *E)
+{
+	for (size_t i = 0; i < E->nrows; i++) {
+		free(E->rows[i].id);
+		free(E->rows[i].title);
+		free(E->rows[i].host);
+	}
+	free(E->rows);
+	free(E->jfail);
+	free(E->undo_why);
+	free(E->undo_log);
+	rollback_free(E);
+	snapshots_free(E);
+	for (size_t i = 0; i < E->plan->nhosts; i++) {
+		transport_free(E->plan->hosts[i]->tr);
+		E->plan->hosts[i]->tr = NULL;
+	}
+}
+
 int engine_run(struct plan *p, const struct engine_opts *o)
 {
 	struct engine E = {.plan = p, .opt = *o};
@@ -1424,20 +1525,31 @@ int engine_run(struct plan *p, const struct engine_opts *o)
 	json_kint(j, "duration_ms", ms);
 	ui_event_emit();
 	free(owned_outcome);
-	for (size_t i = 0; i < E.nrows; i++) {
-		free(E.rows[i].id);
-		free(E.rows[i].title);
-		free(E.rows[i].host);
+	engine_release(&E);
+	return code;
+}
+
+int engine_probe(struct plan *p, const struct engine_opts *o)
+{
+	struct engine E = {.plan = p, .opt = *o, .probe_only = true};
+	add_rows(&E, p->steps, p->nsteps);
+	ui_title("runbook %s \xe2\x80\x94 checking on %s: preconditions and probe steps only", p->rb->name, p->target);
+	int pre_failed = run_preconditions(&E);
+	int probes = 0, failed = 0;
+	for (size_t i = 0; i < p->nsteps; i++)
+		probes += p->steps[i].st->probe;
+	if (probes && !E.interrupted) {
+		ui_title("probes");
+		engine_walk(&E, p->steps, p->nsteps, true, 1, NULL);
 	}
-	free(E.rows);
-	free(E.jfail);
-	free(E.undo_why);
-	free(E.undo_log);
-	rollback_free(&E);
-	snapshots_free(&E);
-	for (size_t i = 0; i < p->nhosts; i++) {
-		transport_free(p->hosts[i]->tr);
-		p->hosts[i]->tr = NULL;
-	}
+	for (size_t i = 0; i < E.nrows; i++)
+		failed += !strcmp(E.rows[i].status, "failed");
+	int code = E.interrupted ? EXIT_INTR : pre_failed ? EXIT_PRECOND : failed ? EXIT_FAILED : EXIT_OK;
+	if (pre_failed)
+		ui_error("%d precondition%s failed: a run would stop before its first step", pre_failed,
+			 pre_failed > 1 ? "s" : "");
+	if (failed)
+		ui_error("%d probe%s failed: a run would fail there", failed, failed > 1 ? "s" : "");
+	engine_release(&E);
 	return code;
 }

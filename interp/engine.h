@@ -27,6 +27,10 @@ struct engine_opts {
 	const struct run_state *prior;
 	bool rerun_interrupted; /* an interrupted step without check runs again */
 	bool rollback;       /* `runbook rollback`: compensate the run now */
+	/* `plan --check` (engine_probe): told each precondition's and each
+	 * probe's outcome on each host (why NULL when it passed) */
+	void (*seen)(void *ctx, const struct pstep *ps, const struct host *h, const char *status, const char *why);
+	void *seen_ctx;
 };
 
 /* An undo being run: what it compensates, on which host, and the values
@@ -122,10 +126,25 @@ struct engine {
 	int undo_n, undo_total; /* rollback progress, for [n/N] */
 	char *undo_why;      /* why the last undo failed, and its log (owned) */
 	char *undo_log;
+	bool probe_only;     /* engine_probe: only steps marked probe run */
 };
 
 /* Runs the plan; returns the exit code. */
 int engine_run(struct plan *p, const struct engine_opts *o);
+
+/* `plan --check`: runs the preconditions, then only the steps marked
+ * `probe: true` (they only read), keeping their results and captures in
+ * the plan's scopes so that the preview shows real values.  Nothing else
+ * runs, nothing is locked; o->jn is a journal that is off.  Returns 5
+ * when a precondition failed, 1 when a probe did, 130 when interrupted,
+ * else 0. */
+int engine_probe(struct plan *p, const struct engine_opts *o);
+
+/* Where a step's sudo, cwd or timeout comes from: the step itself, else
+ * the nearest group or module call around it that sets it (NULL: none);
+ * *scope is where its templates are rendered. */
+enum nearest_what { NEAREST_SUDO, NEAREST_CWD, NEAREST_TIMEOUT };
+const struct step *pstep_nearest(const struct pstep *ps, enum nearest_what what, struct scope **scope);
 
 /* The title a step is shown with (malloc'ed; secrets masked). */
 char *step_title(struct plan *p, const struct pstep *ps);

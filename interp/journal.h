@@ -52,6 +52,8 @@ struct journal {
 	char nonce[17];
 	struct json rec;      /* the record being built */
 	int error;            /* errno of the first failed write, else 0 */
+	bool off;             /* `plan --check`: records are built and dropped
+			       * (nothing is changed, so nothing to resume) */
 };
 
 /* Creates RUN_DIR/journal.jsonl (0600, must not exist) with a fresh

@@ -25,6 +25,13 @@ static const char usage[] =
 	"commands:\n"
 	"  run RUNBOOK [-p k=v]... [--params F] [--inventory F] [--target T] [--yes]\n"
 	"                      validate RUNBOOK (a file or a name) and run it\n"
+	"                      (--dry-run: the same as plan)\n"
+	"  plan RUNBOOK [same options] [--format text|markdown|json] [--check]\n"
+	"                      show what a run would do, step by step and per host,\n"
+	"                      without running anything; --check also runs the\n"
+	"                      preconditions and the probe steps (they only read)\n"
+	"  lint FILE... [--strict]\n"
+	"                      check runbooks and modules; --strict fails on warnings\n"
 	"  resume [RUN] [--use-current] [--rerun-interrupted] [-p secret=v]\n"
 	"                      continue a run that was interrupted, paused or failed\n"
 	"                      (default: the most recent unfinished run); a run\n"
@@ -57,7 +64,7 @@ static const char usage[] =
 	"confirmation, 5 a precondition failed (nothing changed), 130 interrupted.\n";
 
 /* Commands of the contract that later versions bring. */
-static const char *const later_cmds[] = {"plan", "lint", "trust"};
+static const char *const later_cmds[] = {"trust"};
 static const char *const cmds[] = {"run", "list", "plan", "resume", "rollback", "status", "log", "lint",
 				   "trust", "lock"};
 
@@ -107,6 +114,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->brk = true;
 		else if (!strcmp(a, "--all"))
 			o->all = true;
+		else if (!strcmp(a, "--check"))
+			o->check = true;
+		else if (!strcmp(a, "--strict"))
+			o->strict = true;
 		else if (!strcmp(a, "--lock-wait")) {
 			NEED_VALUE();
 			if (parse_duration(argv[++i], &o->lock_wait_ms) < 0)
@@ -114,8 +125,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		} else if (!strcmp(a, "--format")) {
 			NEED_VALUE();
 			o->format = argv[++i];
-			if (strcmp(o->format, "text") && strcmp(o->format, "json"))
-				return bad_usage("--format %s: write --format text or --format json", o->format);
+			if (!strcmp(o->format, "md"))
+				o->format = "markdown";
+			if (strcmp(o->format, "text") && strcmp(o->format, "json") && strcmp(o->format, "markdown"))
+				return bad_usage("--format %s: write --format text, markdown or json", o->format);
 		}
 		else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
 			o->verbosity = 1;
@@ -207,6 +220,10 @@ int main(int argc, char **argv)
 	sig_init();
 	if (!strcmp(cmd, "run"))
 		code = cmd_run(&o);
+	else if (!strcmp(cmd, "plan"))
+		code = cmd_plan(&o);
+	else if (!strcmp(cmd, "lint"))
+		code = cmd_lint(&o);
 	else if (!strcmp(cmd, "resume"))
 		code = cmd_resume(&o);
 	else if (!strcmp(cmd, "rollback"))

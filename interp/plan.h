@@ -21,6 +21,8 @@ struct host {
 struct binding {
 	char *name, *value;
 	bool secret;
+	bool placeholder; /* plan previews: a stand-in such as <capture tag>
+			   * for a value known only at run time, shown verbatim */
 };
 
 /* The results of a step, readable as steps.ID.rc|stdout|stderr. */
@@ -97,6 +99,7 @@ struct plan {
 	char **secrets;              /* every secret value, for masking */
 	size_t nsecrets, seccap;
 	size_t max_secret;           /* the longest, in bytes */
+	bool preview;                /* `runbook plan`: no run, no logs */
 };
 
 /* What the command line gives to resolve a runbook. */
@@ -107,6 +110,7 @@ struct run_input {
 	const char *inventory;
 	const char *target;
 	const char *run_id, *run_dir, *started;
+	bool preview;                   /* `runbook plan` */
 };
 
 /* Resolves rb for a run.  Returns the plan (caller frees with plan_free;

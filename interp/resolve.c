@@ -20,9 +20,10 @@ void scope_set(struct scope *s, const char *name, const char *value, bool secret
 			free(s->b[i].value);
 			s->b[i].value = xstrdup(value);
 			s->b[i].secret = secret;
+			s->b[i].placeholder = false;
 			return;
 		}
-	struct binding b = {xstrdup(name), xstrdup(value), secret};
+	struct binding b = {xstrdup(name), xstrdup(value), secret, false};
 	VEC_PUSH(s->b, s->nb, s->bcap, b);
 }
 
@@ -529,6 +530,7 @@ struct plan *plan_resolve(struct runbook *rb, const struct run_input *in, struct
 	p->rb = rb;
 	p->run_id = xstrdup(in->run_id ? in->run_id : "");
 	p->run_dir = xstrdup(in->run_dir ? in->run_dir : "");
+	p->preview = in->preview;
 	p->started = xstrdup(in->started ? in->started : "");
 	struct resolver R = {.p = p, .err = err};
 	if (in->inventory)

@@ -139,7 +139,7 @@ static struct snapshot *snap_for(struct engine *E, const struct pstep *unit, con
 static void snap_add(struct snapshot *sn, const char *name, const char *value)
 {
 	sn->b = xrealloc(sn->b, (sn->n + 1) * sizeof(*sn->b));
-	sn->b[sn->n++] = (struct binding){xstrdup(name), xstrdup(value), false};
+	sn->b[sn->n++] = (struct binding){xstrdup(name), xstrdup(value), false, false};
 }
 
 void snapshot_take(struct engine *E, const struct pstep *ps, const struct host *h, struct json *j)
@@ -643,7 +643,7 @@ static void preview_undo(struct sbuf *out, struct plan *p, const struct run_stat
 	size_t nthen = 0;
 	for (size_t i = 0; vals && i < vals->n; i++)
 		if (vals->v[i].t == JV_STR)
-			then[nthen++] = (struct binding){vals->k[i], vals->v[i].s, false};
+			then[nthen++] = (struct binding){vals->k[i], vals->v[i].s, false, false};
 	for (size_t i = 0; i < u->nundo; i++) {
 		const struct pstep *x = &u->undo[i];
 		const struct step *st = x->st;

@@ -167,6 +167,9 @@ struct runbook {
  * NULL after adding every problem found to err. */
 struct runbook *runbook_load(const char *path, struct rb_error *err);
 void runbook_free(struct runbook *rb);
+/* Loads and checks one module file on its own (`runbook lint`): the
+ * result holds it as modules[0], with the modules it uses after it. */
+struct runbook *module_load_file(const char *path, struct rb_error *err);
 
 /* Finds a runbook by name or path (RUNBOOK_PATH, ./runbooks, the installed
  * share/runbook/runbooks).  Returns a malloc'ed path or NULL. */

@@ -80,7 +80,7 @@ struct groups {
 static void group_cb(void *ctx, const char *name, const char *val, size_t len)
 {
 	struct groups *g = ctx;
-	struct binding b = {xstrdup(name), xstrndup(val, len), false};
+	struct binding b = {xstrdup(name), xstrndup(val, len), false, false};
 	VEC_PUSH(g->b, g->n, g->cap, b);
 }
 

@@ -529,6 +529,28 @@ int tmpl_render(const struct tmpl *t, tmpl_lookup_fn lookup, void *ctx, int flag
 	return tmpl_render_ex(t, lookup, ctx, flags, out, bad, NULL);
 }
 
+void tmpl_insert(struct sbuf *out, const struct tseg *s, const char *v)
+{
+	if (s->raw) {
+		sbuf_adds(out, v);
+		return;
+	}
+	switch (s->quote) {
+	case QUOTE_NONE:
+		sbuf_adds(out, v);
+		break;
+	case QUOTE_WORD:
+		shell_quote_word(out, v);
+		break;
+	case QUOTE_DQ:
+		shell_quote_dq(out, v);
+		break;
+	case QUOTE_REGEX:
+		regex_quote(out, v);
+		break;
+	}
+}
+
 int tmpl_render_ex(const struct tmpl *t, tmpl_lookup_fn lookup, void *ctx, int flags, struct sbuf *out,
 		   const char **bad, bool *secret_used)
 {
@@ -551,24 +573,7 @@ int tmpl_render_ex(const struct tmpl *t, tmpl_lookup_fn lookup, void *ctx, int f
 			sbuf_adds(out, "***");
 			continue;
 		}
-		if (s->raw) {
-			sbuf_adds(out, v);
-			continue;
-		}
-		switch (s->quote) {
-		case QUOTE_NONE:
-			sbuf_adds(out, v);
-			break;
-		case QUOTE_WORD:
-			shell_quote_word(out, v);
-			break;
-		case QUOTE_DQ:
-			shell_quote_dq(out, v);
-			break;
-		case QUOTE_REGEX:
-			regex_quote(out, v);
-			break;
-		}
+		tmpl_insert(out, s, v);
 	}
 	return 0;
 }

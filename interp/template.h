@@ -70,6 +70,11 @@ int tmpl_render(const struct tmpl *t, tmpl_lookup_fn lookup, void *ctx, int flag
 int tmpl_render_ex(const struct tmpl *t, tmpl_lookup_fn lookup, void *ctx, int flags, struct sbuf *out,
 		   const char **bad, bool *secret_used);
 
+/* Appends value v as placeholder s inserts it: quoted for its position
+ * unless `| raw`.  (tmpl_render does this for each name; plan previews
+ * call it themselves to show stand-ins for run-time values verbatim.) */
+void tmpl_insert(struct sbuf *out, const struct tseg *s, const char *v);
+
 /* Shell quoting primitives, exposed for tests. */
 void shell_quote_word(struct sbuf *out, const char *v);
 void shell_quote_dq(struct sbuf *out, const char *v);

@@ -244,6 +244,33 @@ void rb_error_print(const struct rb_error *err, const char *prog)
 		fprintf(stderr, "%s: %s\n", prog, err->msgs[i]);
 }
 
+/* "file:line:col: KIND: message", or "runbook: KIND: message". */
+static void print_located(const char *m, const char *kind)
+{
+	size_t flen;
+	long line, col;
+	msg_pos(m, &flen, &line, &col);
+	char pre[64];
+	if (flen != (size_t)-1) {
+		int n = snprintf(pre, sizeof(pre), ":%ld:%ld: ", line, col);
+		if (n > 0 && (size_t)n < sizeof(pre) && !strncmp(m + flen, pre, (size_t)n)) {
+			fprintf(stderr, "%.*s%s%s: %s\n", (int)(flen + (size_t)n), m, "", kind, m + flen + (size_t)n);
+			return;
+		}
+	}
+	fprintf(stderr, "runbook: %s: %s\n", kind, m);
+}
+
+void rb_error_print_located(const struct rb_error *err)
+{
+	sort_by_position(err->msgs, err->n);
+	sort_by_position(err->warns, err->nwarn);
+	for (size_t i = 0; i < err->n; i++)
+		print_located(err->msgs[i], "error");
+	for (size_t i = 0; i < err->nwarn; i++)
+		print_located(err->warns[i], "warning");
+}
+
 void rb_error_release(struct rb_error *err)
 {
 	for (size_t i = 0; i < err->n; i++)

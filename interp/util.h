@@ -65,6 +65,9 @@ void rb_error_add(struct rb_error *err, const char *fmt, ...) __attribute__((for
 void rb_warn_at(struct rb_error *err, struct pos at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void rb_error_print(const struct rb_error *err, const char *prog);
+/* The same as the compilers print them, which editors jump to:
+ * "file:line:col: error: message" and "…: warning: message". */
+void rb_error_print_located(const struct rb_error *err);
 void rb_error_release(struct rb_error *err);
 
 /* The closest candidate to word by edit distance, or NULL when none is

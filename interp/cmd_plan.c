@@ -1,0 +1,161 @@
+/* cmd_plan.c — the commands that look at a runbook without running it:
+ * `plan` (= `run --dry-run`), which renders the resolved plan, and
+ * `lint`, which checks runbooks and modules for what a reviewer would
+ * point out.  Neither writes anything: no run folder, no lock, no log. */
+#include "cli.h"
+#include "engine.h"
+#include "lint.h"
+#include "preview.h"
+#include "sig.h"
+#include "ui.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* plan --check: the engine's progress goes to stderr while it runs, so
+ * that stdout holds only the document a tool reads (markdown, json). */
+static int probe_quietly(struct plan *plan, struct engine_opts *eo, bool to_stderr)
+{
+	int saved = -1;
+	fflush(stdout);
+	if (to_stderr) {
+		saved = dup(1);
+		if (saved >= 0)
+			dup2(2, 1);
+	}
+	int code = engine_probe(plan, eo);
+	fflush(stdout);
+	if (saved >= 0) {
+		dup2(saved, 1);
+		close(saved);
+	}
+	return code;
+}
+
+int cmd_plan(struct opts *o)
+{
+	if (o->nargs != 2)
+		return bad_usage("%s", o->nargs < 2 ? "'plan' needs a runbook (a file or a name)" : "'plan' takes one runbook");
+	const char *format = o->format ? o->format : "text";
+	bool text = !strcmp(format, "text");
+	const char *arg = o->args[1];
+	char *path = runbook_find(arg);
+	if (!path) {
+		fprintf(stderr, "runbook: runbook '%s' not found (a file, or a name looked up in RUNBOOK_PATH, ./runbooks and %s/runbooks)\n",
+			arg, RUNBOOK_DATADIR);
+		return EXIT_BAD;
+	}
+	struct rb_error err = {0};
+	int code = EXIT_BAD;
+	struct plan *plan = NULL;
+	struct preview P = {0};
+	bool ui_on = false;
+	struct runbook *rb = runbook_load(path, &err);
+	if (!rb)
+		goto out;
+	/* a plan is no run: what a run would name (run.id, run.dir,
+	 * run.started) shows as a placeholder */
+	struct run_input in = {
+		.pnames = o->pnames,
+		.pvalues = o->pvalues,
+		.np = o->np,
+		.params_file = o->params_file,
+		.inventory = o->inventory,
+		.target = o->target,
+		.run_id = "<run.id>",
+		.run_dir = "<run.dir>",
+		.started = "<run.started>",
+		.preview = true,
+	};
+	plan = plan_resolve(rb, &in, &err);
+	if (!plan)
+		goto out;
+	struct ui_opts uo = {
+		.color = text && isatty(1) && !(getenv("NO_COLOR") && *getenv("NO_COLOR")),
+		.verbosity = o->verbosity,
+	};
+	if (ui_init(&uo, &err) < 0)
+		goto out;
+	ui_on = true;
+	code = EXIT_OK;
+	if (o->check) {
+		struct journal off = {.fd = -1, .off = true};
+		struct engine_opts eo = {.yes = o->yes, .tty = false, .grace_ms = 5000, .jn = &off,
+					 .seen = preview_seen, .seen_ctx = &P};
+		code = P.check_code = probe_quietly(plan, &eo, !text);
+		journal_close(&off);
+		P.checked = true;
+		if (text)
+			putchar('\n');
+		if (code == EXIT_INTR)
+			goto out;
+	}
+	preview_build(&P, plan, o->yes);
+	if (!strcmp(format, "json"))
+		preview_json(&P, stdout);
+	else if (!strcmp(format, "markdown"))
+		preview_markdown(&P, stdout);
+	else
+		preview_text(&P, stdout);
+	fflush(stdout);
+out:
+	if (ui_on)
+		ui_close();
+	if (err.n || err.nwarn)
+		rb_error_print(&err, "runbook");
+	rb_error_release(&err);
+	preview_free(&P);
+	plan_free(plan);
+	runbook_free(rb);
+	free(path);
+	return code;
+}
+
+/* Is the file a module (a top-level `module:` key) rather than a runbook? */
+static bool is_module_file(const char *path)
+{
+	struct rb_error err = {0};
+	struct doc *d = doc_load(path, &err);
+	bool mod = d && d->root && d->root->kind == NODE_MAP && node_get(d->root, "module") &&
+		   !node_get(d->root, "runbook");
+	doc_free(d);
+	rb_error_release(&err);
+	return mod;
+}
+
+int cmd_lint(struct opts *o)
+{
+	if (o->nargs < 2)
+		return bad_usage("'lint' needs one or more files (runbooks or modules)");
+	size_t errors = 0, warnings = 0;
+	for (size_t i = 1; i < o->nargs; i++) {
+		const char *path = o->args[i];
+		if (access(path, R_OK) < 0) {
+			fprintf(stderr, "runbook: %s: cannot read it\n", path);
+			errors++;
+			continue;
+		}
+		struct rb_error err = {0};
+		bool mod = is_module_file(path);
+		struct runbook *rb = mod ? module_load_file(path, &err) : runbook_load(path, &err);
+		if (rb) {
+			if (mod)
+				lint_module(rb->modules[0], &err);
+			else
+				lint_runbook(rb, &err);
+		}
+		errors += err.n;
+		warnings += err.nwarn;
+		rb_error_print_located(&err);
+		rb_error_release(&err);
+		runbook_free(rb);
+	}
+	size_t nfiles = o->nargs - 1;
+	bool fail = errors || (o->strict && warnings);
+	fprintf(stderr, "%zu file%s: %zu error%s, %zu warning%s%s\n", nfiles, nfiles == 1 ? "" : "s", errors,
+		errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s",
+		o->strict && warnings && !errors ? " (--strict: warnings fail)" : "");
+	return fail ? EXIT_BAD : EXIT_OK;
+}
