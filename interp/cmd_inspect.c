@@ -475,6 +475,8 @@ int cmd_status(struct opts *o)
 {
 	if (o->nargs > 2)
 		return bad_usage("'status' takes at most one run id");
+	if (o->format && !strcmp(o->format, "markdown"))
+		return bad_usage("'status' writes text or json, not markdown");
 	char *state = state_dir_path(o->state_dir);
 	int rc = o->nargs == 2 ? status_one(o, state, o->args[1]) : status_list(o, state);
 	free(state);
@@ -532,6 +534,8 @@ int cmd_log(struct opts *o)
 {
 	if (o->nargs < 2 || o->nargs > 3)
 		return bad_usage("usage: runbook log RUN [STEP]");
+	if (o->format && !strcmp(o->format, "markdown"))
+		return bad_usage("'log' writes text or json, not markdown");
 	struct rb_error err = {0};
 	char *state = state_dir_path(o->state_dir);
 	char *id = run_find(state, o->args[1], &err);

@@ -59,16 +59,16 @@ static void host_fields(FILE *out, int ind, const struct pv_step *s, const struc
 	for (size_t e = 0; e < h->nenv; e++)
 		sbuf_addf(&mods, "%s%s", mods.len ? (e ? " " : " · env ") : "env ", h->env[e]);
 	if (mods.len)
-		fprintf(out, "%*s%s%s%s%s\n", ind + 2, "", tag ? label : "", ui_c("dim"), sbuf_str(&mods), ui_c("reset"));
+		fprintf(out, "%*s%s%s%s%s\n", ind, "", tag ? label : "", ui_c("dim"), sbuf_str(&mods), ui_c("reset"));
 	sbuf_release(&mods);
 	if (h->check) {
 		char l2[200];
 		snprintf(l2, sizeof(l2), "%scheck: $ ", label);
-		lines(out, ind + 2, l2, h->check);
+		lines(out, ind, l2, h->check);
 	}
 	if (h->status) {
 		bool ok = !strcmp(h->status, "ok");
-		fprintf(out, "%*s%s%schecked: %s%s%s%s\n", ind + 2, "", label, ok ? ui_c("ok") : ui_c("fail"), h->status,
+		fprintf(out, "%*s%s%schecked: %s%s%s%s\n", ind, "", label, ok ? ui_c("ok") : ui_c("fail"), h->status,
 			h->why ? " (" : "", h->why ? h->why : "", h->why ? ")" : "");
 		fputs(ui_c("reset"), out);
 	}
@@ -126,10 +126,10 @@ static void step_out(FILE *out, const struct preview *P, const struct pv_step *s
 	if (s->action != ACT_GROUP && s->action != ACT_USES) {
 		if (s->same || s->nhosts <= 1) {
 			if (s->nhosts)
-				host_fields(out, in - 2, s, &s->hosts[0], false);
+				host_fields(out, in, s, &s->hosts[0], false);
 		} else {
 			for (size_t h = 0; h < s->nhosts; h++)
-				host_fields(out, in - 2, s, &s->hosts[h], true);
+				host_fields(out, in, s, &s->hosts[h], true);
 		}
 	}
 	if (s->hint)
