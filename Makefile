@@ -95,6 +95,7 @@ install: build/runbook
 	install -m 0755 build/runbook $(DESTDIR)$(BINDIR)/runbook
 	for f in stdlib/*.yml; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(DATADIR)/stdlib/; done; true
 	for f in runbooks/*.yml; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(DATADIR)/runbooks/; done; true
+	install -m 0644 schema/runbook.schema.json schema/module.schema.json $(DESTDIR)$(DATADIR)/
 	install -m 0644 man/runbook.1 $(DESTDIR)$(MANDIR)/runbook.1
 
 endif

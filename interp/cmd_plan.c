@@ -9,6 +9,7 @@
 #include "sig.h"
 #include "ui.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,7 +134,7 @@ int cmd_lint(struct opts *o)
 	for (size_t i = 1; i < o->nargs; i++) {
 		const char *path = o->args[i];
 		if (access(path, R_OK) < 0) {
-			fprintf(stderr, "runbook: %s: cannot read it\n", path);
+			fprintf(stderr, "runbook: error: %s: cannot read it: %s\n", path, strerror(errno));
 			errors++;
 			continue;
 		}

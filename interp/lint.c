@@ -118,7 +118,8 @@ static void find_last_failable(struct linter *L, const struct step *v, size_t n)
 			continue;
 		}
 		L->ord++;
-		if (v[i].kind->action != ACT_NOTE)
+		/* a note cannot fail, an allow_failure step cannot fail the run */
+		if (v[i].kind->action != ACT_NOTE && !v[i].allow_failure)
 			L->last_failable = L->ord;
 	}
 }
@@ -177,7 +178,8 @@ static void lint_steps(struct linter *L, const struct step *v, size_t n, bool co
 		if (st->allow_failure && !ref_reads_step(&L->refs, st->id))
 			rb_warn_at(L->err, st->pos,
 				   "%s may fail (allow_failure) but nothing reads its result: a failure goes unnoticed "
-				   "(read steps.%s.rc in a when, or drop allow_failure)", what, st->id);
+				   "(read steps.%s.rc in a when, or drop allow_failure)", what,
+				   st->id_given ? st->id : "ID");
 		for (size_t c = 0; c < st->ncaps; c++)
 			if (!ref_has(&L->refs, st->caps[c].name))
 				rb_warn_at(L->err, st->caps[c].pat.pos, "capture '%s' is never used (to only require the "

@@ -493,6 +493,15 @@ static void rollback_of(struct preview *P, size_t k)
 		if (!is_header(ps) && !ps->unit && ps->st->kind->action == ACT_RUN && !ps->st->probe)
 			fs->bare++;
 	}
+	/* one host after another: the hosts it was done on before the one
+	 * that failed are undone too */
+	const struct pstep *k_ps = &p->steps[k];
+	if (k_ps->unit == k_ps && k_ps->nhosts > 1) {
+		struct pv_undo_ref r = {k_ps, xasprintf("%s (on the hosts done before the one that failed)", fs->title),
+					true};
+		fs->rollback = xrealloc(fs->rollback, (fs->nrollback + 1) * sizeof(*fs->rollback));
+		fs->rollback[fs->nrollback++] = r;
+	}
 	/* newest first */
 	for (size_t a = 0, b = fs->nrollback ? fs->nrollback - 1 : 0; a < b; a++, b--) {
 		struct pv_undo_ref t = fs->rollback[a];
@@ -507,7 +516,8 @@ void preview_build(struct preview *P, struct plan *p, bool yes)
 	P->yes = yes;
 	struct build B = {P, 0, NULL};
 	for (size_t i = 0; i < p->nsteps; i++)
-		if (!is_header(&p->steps[i]) && p->steps[i].st->kind->action != ACT_NOTE)
+		if (!is_header(&p->steps[i]) && p->steps[i].st->kind->action != ACT_NOTE &&
+		    !p->steps[i].st->allow_failure)
 			B.last_failable = &p->steps[i];
 	build_list(&B, p->pre, p->npre, &P->pre, &P->npre, false, false);
 	B.phase = 1;

@@ -272,7 +272,8 @@ static void rollback_table(FILE *out, const struct preview *P, const struct pv_s
 		fputs(" | ", out);
 		for (size_t r = 0; r < s->nrollback; r++)
 			fprintf(out, "%s`%s`%s", r ? ", " : "", s->rollback[r].unit->id,
-				s->rollback[r].conditional ? " (if it ran)" : "");
+				s->rollback[r].unit == s->ps ? " (on the hosts done before)"
+				: s->rollback[r].conditional ? " (if it ran)" : "");
 		if (!s->nrollback)
 			fputs("nothing", out);
 		fprintf(out, " | %d |\n", s->bare);

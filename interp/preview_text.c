@@ -192,7 +192,8 @@ static void step_out(FILE *out, const struct preview *P, const struct pv_step *s
 			fprintf(out, "%*sif it fails, undone (newest first): ", in, "");
 			for (size_t r = 0; r < s->nrollback; r++)
 				fprintf(out, "%s%s%s", r ? ", " : "", s->rollback[r].unit->id,
-					s->rollback[r].conditional ? " (if it ran)" : "");
+					s->rollback[r].unit == s->ps ? " (on the hosts done before)"
+				: s->rollback[r].conditional ? " (if it ran)" : "");
 			if (s->bare)
 				fprintf(out, "; %d earlier step%s not undone (no undo)", s->bare, s->bare > 1 ? "s" : "");
 			fputc('\n', out);

@@ -7,6 +7,14 @@ what=${1:-build}
 need=""
 have_pkg() { pkg-config --exists "$1" 2>/dev/null; }
 have_cmd() { command -v "$1" >/dev/null 2>&1; }
+# PyYAML and jsonschema (t0520 validates the JSON Schemas with them), in
+# Debian's python3 or the python3 on PATH, as the test looks for them
+have_pymods() {
+	for p in /usr/bin/python3 python3; do
+		have_cmd "$p" && "$p" -c 'import yaml, jsonschema' >/dev/null 2>&1 && return 0
+	done
+	return 1
+}
 
 have_cmd cc || need="$need gcc"
 have_cmd make || need="$need make"
@@ -18,6 +26,9 @@ have_pkg libarchive || need="$need libarchive-dev"
 if [ "$what" = test ] || [ "$what" = bench ]; then
 	have_cmd python3 || need="$need python3"
 	have_cmd script || need="$need bsdutils"
+fi
+if [ "$what" = test ]; then
+	have_pymods || need="$need python3-yaml python3-jsonschema"
 fi
 if [ "$what" = bench ]; then
 	have_cmd hyperfine || need="$need hyperfine"
