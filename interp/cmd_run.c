@@ -337,6 +337,10 @@ int cmd_run(struct opts *o)
 						    : "'run' takes one runbook");
 	if (o->dry_run)
 		return cmd_plan(o);
+	/* `--check` means a dry run elsewhere (Ansible): never run on it */
+	if (o->check || o->format)
+		return bad_usage("%s is a plan option: 'runbook plan' (or 'run --dry-run') previews; 'run' runs",
+				 o->check ? "--check" : "--format");
 	const char *arg = o->args[1];
 	char *path = runbook_find(arg);
 	if (!path) {

@@ -217,6 +217,20 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	const char *cmd = o.args[0];
+	/* an option a command does not take is refused, never ignored */
+	bool plan = !strcmp(cmd, "plan") || (!strcmp(cmd, "run") && o.dry_run);
+	if (o.check && !plan && strcmp(cmd, "run")) {
+		code = bad_usage("--check is an option of 'plan'");
+		goto out;
+	}
+	if (o.strict && strcmp(cmd, "lint")) {
+		code = bad_usage("--strict is an option of 'lint'");
+		goto out;
+	}
+	if (o.format && !plan && strcmp(cmd, "run") && strcmp(cmd, "status") && strcmp(cmd, "log")) {
+		code = bad_usage("--format is an option of 'plan', 'status' and 'log'");
+		goto out;
+	}
 	sig_init();
 	if (!strcmp(cmd, "run"))
 		code = cmd_run(&o);

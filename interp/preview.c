@@ -62,7 +62,14 @@ static char *render(struct preview *P, struct scope *sc, const struct host *h, c
 		if (v && secret) {
 			sbuf_adds(&sb, "***");
 		} else if (v && b && b->placeholder) {
-			sbuf_adds(&sb, v);
+			/* a module argument the run will produce: a lone stand-in
+			 * as is, one inside other text quoted as the value it
+			 * will be part of */
+			bool lone = v[0] == '<' && strchr(v, '>') == v + strlen(v) - 1;
+			if (lone)
+				sbuf_adds(&sb, v);
+			else
+				tmpl_insert(&sb, s, v);
 			if (runtime)
 				*runtime = true;
 		} else if (v) {
@@ -260,7 +267,7 @@ static void render_host(struct preview *P, const struct pstep *ps, const struct 
 		user = s->sudo_user ? render(P, sc, h, s->sudo_user, NULL) : NULL;
 	}
 	if (sudo)
-		ph->sudo = user ? user : xstrdup("root");
+		ph->sudo = user ? user : xstrdup("");
 	else
 		free(user);
 	for (size_t f = 0; f <= ps->nouter; f++) {
@@ -353,7 +360,8 @@ static void build_step(struct build *B, const struct pstep *v, size_t *i, struct
 	const struct step *st = ps->st;
 	s->ps = ps;
 	s->action = st->kind->action;
-	s->title = step_title(P->plan, ps);
+	/* an undo without a name is known by its id, not its command */
+	s->title = B->phase == 3 && !st->name && !is_header(ps) ? xstrdup(ps->id) : step_title(P->plan, ps);
 	s->number = ps->number;
 	s->depth = ps->depth;
 	s->phase = B->phase;
@@ -411,6 +419,8 @@ static void build_step(struct build *B, const struct pstep *v, size_t *i, struct
 		     "if it only reads)", s->title);
 
 	/* its undo, rendered on the hosts it would compensate */
+	if (ps->nundo && ps->unit && ps->unit != ps)
+		s->undo_by = ps->unit;
 	if (ps->nundo) {
 		struct build U = {P, 3, NULL};
 		build_list(&U, ps->undo, ps->nundo, &s->undo, &s->nundo, false, false);
@@ -532,7 +542,7 @@ void preview_build(struct preview *P, struct plan *p, bool yes)
 char *preview_host_desc(const struct host *h)
 {
 	if (h->local)
-		return xstrdup(strcmp(h->name, "local") ? "local (transport: local)" : "this machine");
+		return xstrdup(strcmp(h->name, "local") ? "this machine (transport: local)" : "this machine");
 	return xasprintf("ssh %s%s%s:%d", h->user ? h->user : "", h->user ? "@" : "", h->address ? h->address : h->name,
 			 h->port);
 }

@@ -34,7 +34,8 @@ struct pv_host {
 	char *text;        /* run: the command; confirm, note: the message */
 	char *check;
 	char *cwd;
-	char *sudo;        /* the user sudo -n runs it as, or NULL */
+	char *sudo;        /* with sudo -n: the user given, "" for sudo's
+			    * default; NULL without sudo */
 	char **env;        /* NAME=value: its own and its groups' */
 	size_t nenv;
 	enum pv_when when; /* on this host */
@@ -83,6 +84,8 @@ struct pv_step {
 	char *hint;            /* preconditions */
 	struct pv_step *undo;  /* its undo, rendered like steps */
 	size_t nundo;
+	const struct pstep *undo_by; /* a group or module call around it whose
+				      * undo replaces this one, or NULL */
 	struct pv_step *kids;  /* group and uses: the steps inside */
 	size_t nkids;
 	/* forward steps: what a failure here undoes, newest first */

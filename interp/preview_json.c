@@ -39,8 +39,10 @@ static char *host_json(const struct pv_step *s, const struct pv_host *h)
 		json_kstr(&j, "check", h->check);
 	if (h->cwd)
 		json_kstr(&j, "cwd", h->cwd);
-	if (h->sudo)
+	if (h->sudo && *h->sudo)
 		json_kstr(&j, "sudo", h->sudo);
+	else if (h->sudo)
+		json_kbool(&j, "sudo", true);
 	if (h->nenv) {
 		struct json e = {0};
 		json_begin(&e);
@@ -187,6 +189,8 @@ static char *step_json(const struct preview *P, const struct pv_step *s)
 		char *u = steps_json(P, s->undo, s->nundo);
 		json_kraw(&j, "undo", u);
 		free(u);
+		if (s->undo_by)
+			json_kstr(&j, "undo_replaced_by", s->undo_by->id);
 	}
 	if (s->forward && s->action != ACT_GROUP && s->action != ACT_USES) {
 		struct json r = {0};

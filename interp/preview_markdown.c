@@ -51,6 +51,26 @@ static void text(FILE *out, const char *s, size_t n)
 	}
 }
 
+/* A value in a table cell: a code span in which | is escaped (GFM splits
+ * cells on it even there) and a line break shows as ⏎. */
+static void cell(FILE *out, const char *v)
+{
+	if (!*v) {
+		fputs("(empty)", out);
+		return;
+	}
+	bool tick = strchr(v, '`') != NULL;
+	fputs(tick ? "`` " : "`", out);
+	for (; *v; v++)
+		if (*v == '|')
+			fputs("\\|", out);
+		else if (*v == '\n')
+			fputs("\xe2\x8f\x8e", out);
+		else
+			fputc(*v, out);
+	fputs(tick ? " ``" : "`", out);
+}
+
 /* Prose: one paragraph line per source line, indented. */
 static void prose(FILE *out, int ind, const char *s)
 {
@@ -100,10 +120,13 @@ static void host_fields(FILE *out, int ind, const struct pv_step *s, const struc
 	if (h->sudo || h->cwd || h->nenv) {
 		fprintf(out, "%*s", ind, "");
 		const char *sep = "";
-		if (h->sudo) {
+		if (h->sudo && *h->sudo) {
 			fprintf(out, "as user ");
 			icode(out, h->sudo);
 			fputs(" (sudo -n)", out);
+			sep = "; ";
+		} else if (h->sudo) {
+			fputs("with sudo -n", out);
 			sep = "; ";
 		}
 		if (h->cwd) {
@@ -160,7 +183,18 @@ static void details(FILE *out, const struct preview *P, const struct pv_step *s,
 	if (st->attempts > 1) {
 		char d[32];
 		format_duration(d, sizeof(d), st->delay_ms);
-		sbuf_addf(&notes, "%*s- Up to %d attempts, %s apart\n", ind, "", st->attempts, d);
+		sbuf_addf(&notes, "%*s- Up to %d attempts, %s apart", ind, "", st->attempts, d);
+		if (st->backoff > 1)
+			sbuf_addf(&notes, ", the wait \xc3\x97%g each time", st->backoff);
+		sbuf_addc(&notes, '\n');
+	}
+	if (s->action == ACT_RUN && st->rc_any)
+		sbuf_addf(&notes, "%*s- Any exit code is accepted\n", ind, "");
+	else if (s->action == ACT_RUN && (st->nrcs > 1 || (st->nrcs == 1 && st->rcs[0] != 0))) {
+		sbuf_addf(&notes, "%*s- Accepted exit codes: ", ind, "");
+		for (size_t r = 0; r < st->nrcs; r++)
+			sbuf_addf(&notes, "%s%d", r ? ", " : "", st->rcs[r]);
+		sbuf_addc(&notes, '\n');
 	}
 	if (s->expect_out)
 		sbuf_addf(&notes, "%*s- Output must match `/%s/`\n", ind, "", s->expect_out);
@@ -187,10 +221,14 @@ static void details(FILE *out, const struct preview *P, const struct pv_step *s,
 		fprintf(out, "%s\n", sbuf_str(&notes));
 	sbuf_release(&notes);
 	if (s->nundo) {
-		fprintf(out, "%*sUndo:\n", ind, "");
+		if (s->undo_by)
+			fprintf(out, "%*sUndo (not run by a rollback: the undo of `%s` replaces it):\n", ind, "",
+				s->undo_by->id);
+		else
+			fprintf(out, "%*sUndo:\n", ind, "");
 		if (s->nundo == 1 && s->undo[0].action == ACT_RUN && s->undo[0].same && s->undo[0].nhosts &&
-		    !s->undo[0].nwarns && !s->undo[0].hosts[0].check)
-			code(out, ind, "sh", s->undo[0].hosts[0].text);
+		    !s->undo[0].nwarns)
+			host_fields(out, ind, &s->undo[0], &s->undo[0].hosts[0], false);
 		else
 			for (size_t u = 0; u < s->nundo; u++)
 				item(out, P, &s->undo[u], ind, false);
@@ -290,7 +328,7 @@ static void confirms(FILE *out, const struct pv_step *v, size_t n, int *count)
 			continue;
 		if (!(*count)++)
 			fputs("## Confirmations\n\nThe run stops at each of these until the operator answers yes.\n\n", out);
-		fprintf(out, "- [ ] %s %d (`%s`):\n\n", s->forward ? "Step" : "In the undo of step", s->number, s->ps->id);
+		fprintf(out, "- %s %d (`%s`):\n\n", s->forward ? "Step" : "In the undo of step", s->number, s->ps->id);
 		prose(out, 2, s->nhosts ? s->hosts[0].text : "");
 		fputc('\n', out);
 	}
@@ -315,6 +353,12 @@ void preview_markdown(const struct preview *P, FILE *out)
 	}
 	fputs(" |\n", out);
 	fprintf(out, "| Steps | %d |\n", p->nleaves);
+	if (P->checked)
+		fprintf(out, "| Checked | %s |\n",
+			P->check_code == 0   ? "the preconditions and probes passed (`plan --check`)"
+			: P->check_code == 5 ? "**a precondition FAILED**: a run would stop before its first step"
+			: P->check_code == 1 ? "**a probe FAILED**: a run would fail there"
+					     : "interrupted");
 	fprintf(out, "| On failure | %s |\n",
 		rb->on_failure_stop ? "stop: nothing is undone (`runbook rollback RUN` undoes later)"
 				    : "roll back: the undos of the completed steps run, newest first");
@@ -324,7 +368,7 @@ void preview_markdown(const struct preview *P, FILE *out)
 		if (!pv->value)
 			fputs("(unset)", out);
 		else
-			icode(out, pv->def->secret ? "***" : pv->value);
+			cell(out, pv->def->secret ? "***" : pv->value);
 		fprintf(out, " (%s) |\n", pv->source);
 	}
 	fputc('\n', out);

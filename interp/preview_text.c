@@ -53,7 +53,7 @@ static void host_fields(FILE *out, int ind, const struct pv_step *s, const struc
 	}
 	struct sbuf mods = {0};
 	if (h->sudo)
-		sbuf_addf(&mods, "sudo -u %s", h->sudo);
+		sbuf_addf(&mods, "sudo%s%s", *h->sudo ? " -u " : "", h->sudo);
 	if (h->cwd)
 		sbuf_addf(&mods, "%scwd %s", mods.len ? " · " : "", h->cwd);
 	for (size_t e = 0; e < h->nenv; e++)
@@ -178,11 +178,21 @@ static void step_out(FILE *out, const struct preview *P, const struct pv_step *s
 		if (s->when == PV_RUNTIME)
 			fprintf(out, "%*swhen: %sdecided at run time: %s%s\n", in, "", ui_c("warn"), st->when_src,
 				ui_c("reset"));
-		else
+		else if (s->when == PV_MIXED) {
+			fprintf(out, "%*swhen: %s \xe2\x80\x94 true on", in, "", st->when_src);
+			for (size_t h = 0, k = 0; h < s->nhosts; h++)
+				if (s->hosts[h].when == PV_TRUE)
+					fprintf(out, "%s %s", k++ ? "," : "", s->hosts[h].host->name);
+			fputs(" only\n", out);
+		} else
 			fprintf(out, "%*swhen: %s \xe2\x80\x94 %s\n", in, "", st->when_src, when_word(s->when));
 	}
 	if (s->nundo) {
-		fprintf(out, "%*s%sundo:%s\n", in, "", ui_c("dim"), ui_c("reset"));
+		if (s->undo_by)
+			fprintf(out, "%*s%sundo (not run by a rollback: the undo of %s replaces it):%s\n", in, "", ui_c("dim"),
+				s->undo_by->id, ui_c("reset"));
+		else
+			fprintf(out, "%*s%sundo:%s\n", in, "", ui_c("dim"), ui_c("reset"));
 		list_out(out, P, s->undo, s->nundo, in + 2, "\xe2\x86\xa9 ");
 	}
 	if (s->forward && s->action != ACT_GROUP && s->action != ACT_USES && s->action != ACT_NOTE && !s->never) {
@@ -195,7 +205,7 @@ static void step_out(FILE *out, const struct preview *P, const struct pv_step *s
 					s->rollback[r].unit == s->ps ? " (on the hosts done before)"
 				: s->rollback[r].conditional ? " (if it ran)" : "");
 			if (s->bare)
-				fprintf(out, "; %d earlier step%s not undone (no undo)", s->bare, s->bare > 1 ? "s" : "");
+				fprintf(out, "; %d earlier step%s without undo", s->bare, s->bare > 1 ? "s" : "");
 			fputc('\n', out);
 		} else {
 			fprintf(out, "%*sif it fails: nothing to undo", in, "");
@@ -207,6 +217,22 @@ static void step_out(FILE *out, const struct preview *P, const struct pv_step *s
 	for (size_t w = 0; w < s->nwarns; w++)
 		fprintf(out, "%*s%swarning: %s%s\n", in, "", ui_c("warn"), s->warns[w], ui_c("reset"));
 	list_out(out, P, s->kids, s->nkids, ind + 2, NULL);
+}
+
+/* The hosts the steps run on (undos and finally included). */
+static void hosts_used(const struct pv_step *v, size_t n, const struct host **seen, size_t *nseen)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t h = 0; h < v[i].nhosts; h++) {
+			size_t k = 0;
+			while (k < *nseen && seen[k] != v[i].hosts[h].host)
+				k++;
+			if (k == *nseen)
+				seen[(*nseen)++] = v[i].hosts[h].host;
+		}
+		hosts_used(v[i].kids, v[i].nkids, seen, nseen);
+		hosts_used(v[i].undo, v[i].nundo, seen, nseen);
+	}
 }
 
 void preview_text(const struct preview *P, FILE *out)
@@ -264,8 +290,14 @@ void preview_text(const struct preview *P, FILE *out)
 			fprintf(out, "  %s:%d:%d: %s\n", P->warns[i].pos.file, P->warns[i].pos.line, P->warns[i].pos.col,
 				P->warns[i].msg);
 	}
-	fprintf(out, "%d step%s on %zu host%s; %zu warning%s%s\n", p->nleaves, p->nleaves == 1 ? "" : "s", p->ntarget,
-		p->ntarget == 1 ? "" : "s", P->nwarns, P->nwarns == 1 ? "" : "s",
+	const struct host **seen = xcalloc(p->nhosts + 1, sizeof(*seen));
+	size_t nseen = 0;
+	hosts_used(P->pre, P->npre, seen, &nseen);
+	hosts_used(P->steps, P->nsteps, seen, &nseen);
+	hosts_used(P->fin, P->nfin, seen, &nseen);
+	free(seen);
+	fprintf(out, "%d step%s on %zu host%s; %zu warning%s%s\n", p->nleaves, p->nleaves == 1 ? "" : "s", nseen,
+		nseen == 1 ? "" : "s", P->nwarns, P->nwarns == 1 ? "" : "s",
 		P->checked ? (P->check_code == 0 ? "; every check passed"
 			      : P->check_code == 5 ? "; a precondition FAILED (a run would stop before its first step)"
 						   : "; a probe FAILED")
