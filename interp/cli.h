@@ -1,5 +1,5 @@
 /* cli.h — the parsed command line, and the commands main.c dispatches to:
- * cmd_run.c (run, resume, rollback), cmd_plan.c (plan, lint) and
+ * cmd_run.c (run, resume, rollback), cmd_plan.c (plan), cmd_lint.c and
  * cmd_inspect.c (status, log, lock). */
 #ifndef RB_CLI_H
 #define RB_CLI_H

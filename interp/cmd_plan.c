@@ -1,15 +1,13 @@
-/* cmd_plan.c — the commands that look at a runbook without running it:
- * `plan` (= `run --dry-run`), which renders the resolved plan, and
- * `lint`, which checks runbooks and modules for what a reviewer would
- * point out.  Neither writes anything: no run folder, no lock, no log. */
+/* cmd_plan.c — the command that looks at a runbook without running it:
+ * `plan` (= `run --dry-run`), which renders the resolved plan without
+ * running anything, and writes nothing: no run folder, no lock, no log.
+ * (`lint` is cmd_lint.c.) */
 #include "cli.h"
 #include "engine.h"
-#include "lint.h"
 #include "preview.h"
 #include "sig.h"
 #include "ui.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,51 +110,4 @@ out:
 	runbook_free(rb);
 	free(path);
 	return code;
-}
-
-/* Is the file a module (a top-level `module:` key) rather than a runbook? */
-static bool is_module_file(const char *path)
-{
-	struct rb_error err = {0};
-	struct doc *d = doc_load(path, &err);
-	bool mod = d && d->root && d->root->kind == NODE_MAP && node_get(d->root, "module") &&
-		   !node_get(d->root, "runbook");
-	doc_free(d);
-	rb_error_release(&err);
-	return mod;
-}
-
-int cmd_lint(struct opts *o)
-{
-	if (o->nargs < 2)
-		return bad_usage("'lint' needs one or more files (runbooks or modules)");
-	size_t errors = 0, warnings = 0;
-	for (size_t i = 1; i < o->nargs; i++) {
-		const char *path = o->args[i];
-		if (access(path, R_OK) < 0) {
-			fprintf(stderr, "runbook: error: %s: cannot read it: %s\n", path, strerror(errno));
-			errors++;
-			continue;
-		}
-		struct rb_error err = {0};
-		bool mod = is_module_file(path);
-		struct runbook *rb = mod ? module_load_file(path, &err) : runbook_load(path, &err);
-		if (rb) {
-			if (mod)
-				lint_module(rb->modules[0], &err);
-			else
-				lint_runbook(rb, &err);
-		}
-		errors += err.n;
-		warnings += err.nwarn;
-		rb_error_print_located(&err);
-		rb_error_release(&err);
-		runbook_free(rb);
-	}
-	size_t nfiles = o->nargs - 1;
-	bool fail = errors || (o->strict && warnings);
-	fprintf(stderr, "%zu file%s: %zu error%s, %zu warning%s%s\n", nfiles, nfiles == 1 ? "" : "s", errors,
-		errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s",
-		o->strict && warnings && !errors ? " (--strict: warnings fail)" : "");
-	return fail ? EXIT_BAD : EXIT_OK;
 }

@@ -865,30 +865,7 @@ static int enter_module(struct engine *E, struct pstep *ps, const struct lookup 
 		for (size_t w = 0; w < st->nwith; w++)
 			if (!strcmp(st->with[w].key, d->name))
 				arg = &st->with[w];
-		if (!arg) {
-			scope_set(ms, d->name, d->has_default ? d->def : "", false);
-			continue;
-		}
-		struct sbuf sb = {0};
-		const char *bad;
-		bool secret = false;
-		if (tmpl_render_ex(arg->val, plan_lookup, &lk, 0, &sb, &bad, &secret) < 0) {
-			*why = xasprintf("argument '%s' reads '%s', which has no value here", d->name, bad);
-			rc = -1;
-		} else {
-			char *v = param_violation(d, sbuf_str(&sb));
-			if (v) {
-				*why = secret ? xasprintf("argument '%s' %s", d->name, v)
-					      : xasprintf("argument '%s' = '%s' %s", d->name, sbuf_str(&sb), v);
-				free(v);
-				rc = -1;
-			} else {
-				scope_set(ms, d->name, sbuf_str(&sb), secret || d->secret);
-				if (secret || d->secret)
-					plan_add_secret(E->plan, sbuf_str(&sb));
-			}
-		}
-		sbuf_release(&sb);
+		rc = module_arg_bind(E->plan, ms, d, arg, &lk, why);
 	}
 	lookup_release(&lk);
 	return rc;
@@ -922,6 +899,8 @@ static struct lookup header_lookup(struct engine *E, const struct pstep *ps, con
 	return lk;
 }
 
+static void probe_unchecked(struct engine *E, struct pstep *ps, struct host *h, const char *title, const char *why);
+
 /* `plan --check`: a group or module call is entered when its `when`
  * holds and its arguments have values; else nothing under it is checked
  * (the preview says why).  Returns how many entries to skip. */
@@ -933,29 +912,88 @@ static size_t probe_header(struct engine *E, struct pstep *ps)
 	char *why = NULL;
 	if (w == 1 && ps->st->kind->action == ACT_USES && enter_module(E, ps, &lk, &why) < 0)
 		w = -1;
-	free(why);
 	lookup_release(&lk);
+	if (w != 1) {
+		/* what a run decides when it gets there: its probes wait */
+		char *reason = w == 0 ? xasprintf("its group is skipped (when: %s)", ps->st->when_src)
+				      : why ? xasprintf("its module call is decided at run time (%s)", why)
+					    : xasprintf("its group's when (%s) is decided at run time", ps->st->when_src);
+		for (struct pstep *k = ps + 1; k <= ps + ps->span; k++)
+			if (k->st->probe) {
+				char *title = step_title(E->plan, k);
+				for (size_t h = 0; h < k->nhosts; h++)
+					probe_unchecked(E, k, k->hosts[h], title, reason);
+				free(title);
+			}
+		free(reason);
+	}
+	free(why);
 	return w == 1 ? 0 : ps->span;
 }
 
+/* Does t read a name that has no value yet on this host?  run.* count:
+ * a plan is no run. */
+static bool tmpl_unready(const struct tmpl *t, struct lookup *lk, const char **bad)
+{
+	if (!t)
+		return false;
+	for (size_t i = 0; i < t->n; i++) {
+		if (!t->segs[i].is_name)
+			continue;
+		bool secret;
+		if (!strncmp(t->segs[i].text, "run.", 4) || !plan_lookup(lk, t->segs[i].text, &secret)) {
+			*bad = t->segs[i].text;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* `plan --check`: can this probe run on h before anything else has?  Not
- * when it reads a value only a step that does not run under --check
- * produces: *bad is then that name (borrowed from the step). */
+ * when a template it renders (exec_command's and stepio's: the command,
+ * check, env, cwd, sudo user, patterns) or its `when` reads a value only
+ * a step that does not run under --check produces: *bad is that name. */
 static bool probe_ready(struct engine *E, struct pstep *ps, struct host *h, const char **bad)
 {
-	const struct tmpl *ts[] = {ps->st->text, ps->st->check, ps->st->cwd};
-	struct lookup lk = {.plan = E->plan, .scope = ps->scope, .host = h};
-	bool ok = true;
-	for (size_t i = 0; ok && i < ARRAY_LEN(ts); i++) {
-		struct sbuf sb = {0};
-		if (ts[i] && tmpl_render(ts[i], plan_lookup, &lk, 0, &sb, bad) < 0)
-			ok = false;
-		sbuf_release(&sb);
+	const struct step *st = ps->st;
+	bool unready = false;
+	struct lookup lk = {.plan = E->plan, .host = h};
+	for (size_t f = 0; f <= ps->nouter && !unready; f++) {
+		const struct step *fs = f < ps->nouter ? ps->outer[f].st : st;
+		lk.scope = f < ps->nouter ? ps->outer[f].scope : ps->scope;
+		for (size_t e = 0; e < fs->nenv && !unready; e++)
+			unready = tmpl_unready(fs->env[e].val, &lk, bad);
 	}
-	if (ok && ps->st->when && expr_eval(ps->st->when, plan_lookup, &lk, bad) < 0)
-		ok = false;
+	struct scope *sc;
+	const struct step *cwd = pstep_nearest(ps, NEAREST_CWD, &sc);
+	lk.scope = sc;
+	if (!unready && cwd)
+		unready = tmpl_unready(cwd->cwd, &lk, bad);
+	const struct step *su = pstep_nearest(ps, NEAREST_SUDO, &sc);
+	lk.scope = sc;
+	if (!unready && su)
+		unready = tmpl_unready(su->sudo_user, &lk, bad);
+	lk.scope = ps->scope;
+	const struct tmpl *ts[] = {st->text, st->check, st->expect_out ? st->expect_out->t : NULL,
+				   st->expect_err ? st->expect_err->t : NULL};
+	for (size_t i = 0; i < ARRAY_LEN(ts) && !unready; i++)
+		unready = tmpl_unready(ts[i], &lk, bad);
+	for (size_t c = 0; c < st->ncaps && !unready; c++)
+		unready = tmpl_unready(st->caps[c].pat.t, &lk, bad);
+	for (size_t d = 0; d < st->ndiags && !unready; d++)
+		unready = tmpl_unready(st->diags[d].pat.t, &lk, bad);
+	if (!unready && st->when && expr_eval(st->when, plan_lookup, &lk, bad) < 0)
+		unready = true;
 	lookup_release(&lk);
-	return ok;
+	return !unready;
+}
+
+/* `plan --check`: a probe that cannot run before the run has, said so. */
+static void probe_unchecked(struct engine *E, struct pstep *ps, struct host *h, const char *title, const char *why)
+{
+	const char *hn = ps->nhosts > 1 || strcmp(h->name, "local") ? h->name : NULL;
+	ui_step_end(ps->number, E->plan->nleaves, title, hn, "not checked", -1, why, ps->depth);
+	tell(E, ps, h, "not checked", why);
 }
 
 /* `plan --check`: a probe, on every host, whatever happened before. */
@@ -966,9 +1004,7 @@ static void probe_leaf(struct engine *E, struct pstep *ps)
 		const char *bad = NULL;
 		if (!probe_ready(E, ps, ps->hosts[h], &bad)) {
 			char *why = xasprintf("reads '%s', which only the run produces", bad);
-			const char *hn = ps->nhosts > 1 || strcmp(ps->hosts[h]->name, "local") ? ps->hosts[h]->name : NULL;
-			ui_step_end(ps->number, E->plan->nleaves, title, hn, "not checked", -1, why, ps->depth);
-			tell(E, ps, ps->hosts[h], "not checked", why);
+			probe_unchecked(E, ps, ps->hosts[h], title, why);
 			free(why);
 			continue;
 		}

@@ -102,6 +102,8 @@ struct linter {
 	const char **fed;
 	size_t nfed, fedcap;
 	bool module;
+	const char *outer[32]; /* the groups around the step being linted */
+	int nouter;
 	int ord;            /* forward leaves seen so far */
 	int last_failable;  /* the ordinal of the last one that can fail */
 };
@@ -144,7 +146,8 @@ static void warn_raw(struct linter *L, const struct tmpl *t, const char *what)
 }
 
 /* covered: a group or module call around the step has an undo. */
-static void lint_steps(struct linter *L, const struct step *v, size_t n, bool covered, bool forward, bool undo)
+static void lint_steps(struct linter *L, const struct step *v, size_t n, bool covered, bool forward, bool undo,
+		       bool want_id)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct step *st = &v[i];
@@ -153,7 +156,7 @@ static void lint_steps(struct linter *L, const struct step *v, size_t n, bool co
 		enum step_action a = st->kind->action;
 		const char *label = st->id_given ? st->id : st->name ? st->name : NULL;
 		char *what = label ? xasprintf("step '%s'", label) : xstrdup("this step");
-		if (forward && !undo && !st->id_given)
+		if (want_id && !undo && !st->id_given)
 			rb_warn_at(L->err, st->pos,
 				   "%s has no id: resume matches steps by id, and its default id (%s) changes when a "
 				   "step is added before it", what, st->id);
@@ -175,7 +178,11 @@ static void lint_steps(struct linter *L, const struct step *v, size_t n, bool co
 			rb_warn_at(L->err, st->pos,
 				   "%s retries without a check or an expect: each attempt is judged by its exit status "
 				   "alone", what);
-		if (st->allow_failure && !ref_reads_step(&L->refs, st->id))
+		/* a step's results are also its groups' (steps.GROUP.rc) */
+		bool read = ref_reads_step(&L->refs, st->id);
+		for (int k = 0; k < L->nouter && !read; k++)
+			read = ref_reads_step(&L->refs, L->outer[k]);
+		if (st->allow_failure && !read)
 			rb_warn_at(L->err, st->pos,
 				   "%s may fail (allow_failure) but nothing reads its result: a failure goes unnoticed "
 				   "(read steps.%s.rc in a when, or drop allow_failure)", what,
@@ -187,8 +194,12 @@ static void lint_steps(struct linter *L, const struct step *v, size_t n, bool co
 		warn_raw(L, st->text, "the command");
 		warn_raw(L, st->check, "the check");
 		free(what);
-		lint_steps(L, st->steps, st->nsteps, covered || st->nundo, forward, undo);
-		lint_steps(L, st->undo, st->nundo, true, forward, true);
+		bool pushed = L->nouter < (int)ARRAY_LEN(L->outer);
+		if (pushed)
+			L->outer[L->nouter++] = st->id;
+		lint_steps(L, st->steps, st->nsteps, covered || st->nundo, forward, undo, want_id);
+		L->nouter -= pushed;
+		lint_steps(L, st->undo, st->nundo, true, forward, true, false);
 	}
 }
 
@@ -229,9 +240,11 @@ void lint_runbook(const struct runbook *rb, struct rb_error *err)
 	}
 	find_last_failable(&L, rb->steps, rb->nsteps);
 	L.ord = 0;
-	lint_steps(&L, rb->pre, rb->npre, false, false, false);
-	lint_steps(&L, rb->steps, rb->nsteps, false, true, false);
-	lint_steps(&L, rb->fin, rb->nfin, false, false, false);
+	/* resume matches steps and finally steps by id; preconditions run
+	 * again whole */
+	lint_steps(&L, rb->pre, rb->npre, false, false, false, false);
+	lint_steps(&L, rb->steps, rb->nsteps, false, true, false, true);
+	lint_steps(&L, rb->fin, rb->nfin, false, false, false, true);
 	free(L.refs.v);
 	free(L.fed);
 }
@@ -248,7 +261,7 @@ void lint_module(const struct module *m, struct rb_error *err)
 		/* the caller's steps come after an action's: any step may be
 		 * rolled back */
 		L.last_failable = 1 << 30;
-		lint_steps(&L, ad->steps, ad->nsteps, false, true, false);
+		lint_steps(&L, ad->steps, ad->nsteps, false, true, false, true);
 		free(L.refs.v);
 		free(L.fed);
 	}

@@ -223,6 +223,11 @@ int main(int argc, char **argv)
 		code = bad_usage("--check is an option of 'plan'");
 		goto out;
 	}
+	if ((plan || !strcmp(cmd, "lint")) && (o.events || o.lock_wait_ms)) {
+		code = bad_usage("%s takes no %s: it runs nothing and locks nothing", plan ? "plan" : "lint",
+				 o.events ? "--events" : "--lock-wait");
+		goto out;
+	}
 	if (o.strict && strcmp(cmd, "lint")) {
 		code = bad_usage("--strict is an option of 'lint'");
 		goto out;

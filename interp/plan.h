@@ -140,4 +140,11 @@ struct lookup {
 const char *plan_lookup(void *ctx, const char *name, bool *secret);
 void lookup_release(struct lookup *lk);
 
+/* Binds param d of a module call in the action's scope ms as a run binds
+ * it: `with` value arg (NULL: the default) rendered with lk in the
+ * caller's scope, then checked against d.  0, or -1 with *why set
+ * (malloc'ed, never holding a secret value) and nothing bound. */
+int module_arg_bind(struct plan *p, struct scope *ms, const struct param_def *d, const struct kv *arg,
+		    struct lookup *lk, char **why);
+
 #endif

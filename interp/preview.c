@@ -315,28 +315,18 @@ static void enter_call(struct preview *P, struct pv_step *s, const struct pstep 
 		bool runtime = false;
 		char *v = render(P, ps->scope, h, &t, &runtime);
 		free(segs);
-		/* a secret argument is bound for real: the module masks it */
 		struct lookup lk = {.plan = P->plan, .scope = ps->scope, .host = h};
-		struct sbuf real = {0};
-		const char *bad;
-		bool secret = false;
-		int rc = runtime ? -1 : tmpl_render_ex(arg->val, plan_lookup, &lk, 0, &real, &bad, &secret);
-		lookup_release(&lk);
-		if (rc == 0) {
-			scope_set(ms, d->name, sbuf_str(&real), secret || d->secret);
-			if (secret || d->secret)
-				plan_add_secret(P->plan, sbuf_str(&real));
-			char *bad_value = param_violation(d, sbuf_str(&real));
-			if (bad_value)
-				warn(P, s, arg->pos, "argument '%s'%s%s%s %s: a run fails at this step", d->name,
-				     secret ? "" : " = '", secret ? "" : sbuf_str(&real), secret ? "" : "'", bad_value);
-			free(bad_value);
-		} else {
+		char *why = NULL;
+		if (runtime) {
+			/* known once the run has produced it: a stand-in inside */
 			scope_set(ms, d->name, v, false);
-			struct binding *b = (struct binding *)scope_get(ms, d->name);
-			b->placeholder = true;
+			((struct binding *)scope_get(ms, d->name))->placeholder = true;
+		} else if (module_arg_bind(P->plan, ms, d, arg, &lk, &why) < 0) {
+			warn(P, s, arg->pos, "%s: a run fails at this step", why);
+			scope_set(ms, d->name, v, d->secret);
 		}
-		sbuf_release(&real);
+		free(why);
+		lookup_release(&lk);
 		struct pv_pair pr = {xstrdup(d->name), xstrdup(d->secret ? "***" : v)};
 		s->args = xrealloc(s->args, (s->nargs + 1) * sizeof(*s->args));
 		s->args[s->nargs++] = pr;
@@ -366,10 +356,16 @@ static void build_step(struct build *B, const struct pstep *v, size_t *i, struct
 	s->depth = ps->depth;
 	s->phase = B->phase;
 	s->forward = B->phase == 1;
+	if (s->forward)
+		P->index[ps - P->plan->steps] = s;
 	s->nhosts = ps->nhosts;
 	s->hosts = xcalloc(ps->nhosts + 1, sizeof(*s->hosts));
 	for (size_t h = 0; h < ps->nhosts; h++) {
 		render_host(P, ps, ps->hosts[h], &s->hosts[h]);
+		/* a group or module call is entered or not once, as its first
+		 * host decides (engine.c header_lookup) */
+		if (is_header(ps) && h)
+			s->hosts[h].when = s->hosts[0].when;
 		s->when = h ? combine(s->when, s->hosts[h].when) : s->hosts[h].when;
 	}
 	if (!ps->nhosts)
@@ -412,8 +408,8 @@ static void build_step(struct build *B, const struct pstep *v, size_t *i, struct
 	warn_raw(P, s, ps->scope, st->check, "the check");
 	/* (a step after which nothing can fail is never rolled back by a
 	 * failure: no warning for the checks that end a procedure) */
-	if (s->forward && !never && s->action == ACT_RUN && !st->probe && !ps->unit && ps < B->last_failable &&
-	    !P->plan->rb->on_failure_stop)
+	if (s->forward && !never && s->action == ACT_RUN && !st->probe && !ps->unit && B->last_failable &&
+	    ps < B->last_failable && !P->plan->rb->on_failure_stop)
 		warn(P, s, st->pos,
 		     "'%s' has no undo: if a later step fails, the rollback leaves what it did (mark it probe: true "
 		     "if it only reads)", s->title);
@@ -450,18 +446,6 @@ static void build_list(struct build *B, const struct pstep *v, size_t n, struct 
 
 /* --- what a failure would undo ------------------------------------------- */
 
-/* The model entry of the plan step at index i of p->steps. */
-static struct pv_step *find_pv(struct pv_step *v, size_t n, const struct pstep *ps)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (v[i].ps == ps)
-			return &v[i];
-		struct pv_step *k = find_pv(v[i].kids, v[i].nkids, ps);
-		if (k)
-			return k;
-	}
-	return NULL;
-}
 
 /* As rollback.c's collect decides after a real failure: the units that
  * completed before the failing step k, newest first; a group or module
@@ -470,12 +454,13 @@ static struct pv_step *find_pv(struct pv_step *v, size_t n, const struct pstep *
 static void rollback_of(struct preview *P, size_t k)
 {
 	struct plan *p = P->plan;
-	struct pv_step *fs = find_pv(P->steps, P->nsteps, &p->steps[k]);
-	if (!fs || fs->never || p->rb->on_failure_stop)
+	struct pv_step *fs = P->index[k];
+	/* an allowed failure rolls nothing back */
+	if (!fs || fs->never || p->rb->on_failure_stop || p->steps[k].st->allow_failure)
 		return;
 	for (size_t i = 0; i < k; i++) {
 		const struct pstep *ps = &p->steps[i];
-		struct pv_step *s = find_pv(P->steps, P->nsteps, ps);
+		struct pv_step *s = P->index[i];
 		if (!s || s->never)
 			continue;
 		if (ps->unit == ps) {
@@ -485,14 +470,14 @@ static void rollback_of(struct preview *P, size_t k)
 				sure = !s->conditional;
 			}
 			for (size_t m = i + 1; is_header(ps) && m <= i + ps->span && m < k; m++) {
-				struct pv_step *ms = find_pv(P->steps, P->nsteps, &p->steps[m]);
-				if (!ms || ms->never || is_header(&p->steps[m]) || p->steps[m].st->probe)
+				struct pv_step *ms = P->index[m];
+				if (!ms || ms->never || is_header(&p->steps[m]))
 					continue;
 				any = true;
 				sure |= !ms->conditional;
 			}
 			if (any) {
-				struct pv_undo_ref r = {ps, xstrdup(s->title), !sure};
+				struct pv_undo_ref r = {ps, xstrdup(s->title), !sure, false};
 				fs->rollback = xrealloc(fs->rollback, (fs->nrollback + 1) * sizeof(*fs->rollback));
 				fs->rollback[fs->nrollback++] = r;
 			}
@@ -503,12 +488,15 @@ static void rollback_of(struct preview *P, size_t k)
 		if (!is_header(ps) && !ps->unit && ps->st->kind->action == ACT_RUN && !ps->st->probe)
 			fs->bare++;
 	}
-	/* one host after another: the hosts it was done on before the one
-	 * that failed are undone too */
-	const struct pstep *k_ps = &p->steps[k];
-	if (k_ps->unit == k_ps && k_ps->nhosts > 1) {
-		struct pv_undo_ref r = {k_ps, xasprintf("%s (on the hosts done before the one that failed)", fs->title),
-					true};
+	/* one host after another: on the hosts it was done on before the one
+	 * that failed, its unit (itself, or a group or module call with an
+	 * undo around it) is undone too */
+	const struct pstep *u = p->steps[k].unit;
+	bool listed = false;
+	for (size_t r = 0; r < fs->nrollback; r++)
+		listed |= fs->rollback[r].unit == u;
+	if (u && !listed && p->steps[k].nhosts > 1) {
+		struct pv_undo_ref r = {u, step_title(p, u), true, true};
 		fs->rollback = xrealloc(fs->rollback, (fs->nrollback + 1) * sizeof(*fs->rollback));
 		fs->rollback[fs->nrollback++] = r;
 	}
@@ -525,6 +513,7 @@ void preview_build(struct preview *P, struct plan *p, bool yes)
 	P->plan = p;
 	P->yes = yes;
 	struct build B = {P, 0, NULL};
+	P->index = xcalloc(p->nsteps + 1, sizeof(*P->index));
 	for (size_t i = 0; i < p->nsteps; i++)
 		if (!is_header(&p->steps[i]) && p->steps[i].st->kind->action != ACT_NOTE &&
 		    !p->steps[i].st->allow_failure)
@@ -611,5 +600,6 @@ void preview_free(struct preview *P)
 		free(P->results[i].why);
 	}
 	free(P->results);
+	free(P->index);
 	memset(P, 0, sizeof(*P));
 }

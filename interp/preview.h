@@ -11,7 +11,9 @@
  * renders a template itself, so no format can show what another hides.
  *
  * Everything in a struct preview is owned by it (preview_free); it points
- * into the plan, which must outlive it. */
+ * into the plan, which must outlive it.  Building it binds the arguments
+ * of module calls in the plan's scopes, as a run would (values the run
+ * produces as stand-ins marked `placeholder`). */
 #ifndef RB_PREVIEW_H
 #define RB_PREVIEW_H
 
@@ -58,6 +60,8 @@ struct pv_undo_ref {
 	const struct pstep *unit;
 	char *title;
 	bool conditional; /* only if what it compensates ran (a `when`) */
+	bool partial;     /* the failing step's own unit, on the hosts it was
+			   * done on before the one that failed */
 };
 
 struct pv_step {
@@ -118,6 +122,7 @@ struct preview {
 	size_t nwarns, wcap;
 	struct pv_result *results; /* --check outcomes, as the engine told them */
 	size_t nresults, rcap;
+	struct pv_step **index; /* the entry of each of plan->steps (owned) */
 };
 
 /* The engine's `seen` callback for plan --check (ctx is a struct preview). */

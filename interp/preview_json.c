@@ -3,6 +3,8 @@
  * ("plan --format json"); keys are only ever added. */
 #include "preview.h"
 
+#include "engine.h"
+
 #include "json.h"
 #include "runbook.h"
 #include "steps.h"
@@ -201,6 +203,8 @@ static char *step_json(const struct preview *P, const struct pv_step *s)
 			json_kstr(&o, "unit", s->rollback[i].unit->id);
 			json_kstr(&o, "title", s->rollback[i].title);
 			json_kbool(&o, "conditional", s->rollback[i].conditional);
+			if (s->rollback[i].partial)
+				json_kbool(&o, "partial", true);
 			json_add_raw(&r, json_end(&o));
 			json_release(&o);
 		}
@@ -293,6 +297,20 @@ void preview_json(const struct preview *P, FILE *out)
 			json_kstr(&o, "address", h->address);
 			json_kstr(&o, "user", h->user);
 			json_kint(&o, "port", h->port);
+		}
+		if (h->nenv) {
+			struct json e = {0};
+			json_begin(&e);
+			for (size_t k = 0; k < h->nenv; k++) {
+				const char *eq = strchr(h->env[k], '=');
+				char *name = xstrndup(h->env[k], eq ? (size_t)(eq - h->env[k]) : strlen(h->env[k]));
+				char *m = mask_secrets(p, eq ? eq + 1 : "", eq ? strlen(eq + 1) : 0, NULL);
+				json_kstr(&e, name, m);
+				free(name);
+				free(m);
+			}
+			json_kraw(&o, "env", json_end(&e));
+			json_release(&e);
 		}
 		bool target = false;
 		for (size_t t = 0; t < p->ntarget; t++)

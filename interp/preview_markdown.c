@@ -226,8 +226,13 @@ static void details(FILE *out, const struct preview *P, const struct pv_step *s,
 				s->undo_by->id);
 		else
 			fprintf(out, "%*sUndo:\n", ind, "");
-		if (s->nundo == 1 && s->undo[0].action == ACT_RUN && s->undo[0].same && s->undo[0].nhosts &&
-		    !s->undo[0].nwarns)
+		/* one plain command: shown as a code block; anything more as
+		 * items with every detail */
+		const struct step *ust = s->nundo == 1 ? s->undo[0].ps->st : NULL;
+		if (ust && s->undo[0].action == ACT_RUN && s->undo[0].same && s->undo[0].nhosts && !s->undo[0].nwarns &&
+		    !ust->when && !ust->timeout_ms && ust->attempts <= 1 && !ust->expect_out && !ust->expect_err &&
+		    !ust->ncaps && !ust->ndiags && !ust->rc_any && !ust->allow_failure &&
+		    (ust->nrcs == 0 || (ust->nrcs == 1 && ust->rcs[0] == 0)))
 			host_fields(out, ind, &s->undo[0], &s->undo[0].hosts[0], false);
 		else
 			for (size_t u = 0; u < s->nundo; u++)
@@ -308,9 +313,13 @@ static void rollback_table(FILE *out, const struct preview *P, const struct pv_s
 		fprintf(out, "| %d. ", s->number);
 		text(out, s->title, strlen(s->title));
 		fputs(" | ", out);
+		if (s->ps->st->allow_failure) {
+			fputs("nothing: the run goes on (allow_failure) | |\n", out);
+			continue;
+		}
 		for (size_t r = 0; r < s->nrollback; r++)
 			fprintf(out, "%s`%s`%s", r ? ", " : "", s->rollback[r].unit->id,
-				s->rollback[r].unit == s->ps ? " (on the hosts done before)"
+				s->rollback[r].partial ? " (on the hosts done before)"
 				: s->rollback[r].conditional ? " (if it ran)" : "");
 		if (!s->nrollback)
 			fputs("nothing", out);

@@ -2,6 +2,8 @@
  * preview.c as indented text, coloured on a TTY (ui_c decides). */
 #include "preview.h"
 
+#include "engine.h"
+
 #include "runbook.h"
 #include "steps.h"
 #include "ui.h"
@@ -196,13 +198,15 @@ static void step_out(FILE *out, const struct preview *P, const struct pv_step *s
 		list_out(out, P, s->undo, s->nundo, in + 2, "\xe2\x86\xa9 ");
 	}
 	if (s->forward && s->action != ACT_GROUP && s->action != ACT_USES && s->action != ACT_NOTE && !s->never) {
-		if (P->plan->rb->on_failure_stop)
+		if (st->allow_failure)
+			fprintf(out, "%*sif it fails: the run goes on (allow_failure)\n", in, "");
+		else if (P->plan->rb->on_failure_stop)
 			fprintf(out, "%*sif it fails: the run stops, nothing is undone\n", in, "");
 		else if (s->nrollback) {
 			fprintf(out, "%*sif it fails, undone (newest first): ", in, "");
 			for (size_t r = 0; r < s->nrollback; r++)
 				fprintf(out, "%s%s%s", r ? ", " : "", s->rollback[r].unit->id,
-					s->rollback[r].unit == s->ps ? " (on the hosts done before)"
+					s->rollback[r].partial ? " (on the hosts done before)"
 				: s->rollback[r].conditional ? " (if it ran)" : "");
 			if (s->bare)
 				fprintf(out, "; %d earlier step%s without undo", s->bare, s->bare > 1 ? "s" : "");
@@ -269,8 +273,15 @@ void preview_text(const struct preview *P, FILE *out)
 		for (size_t t = 0; t < p->ntarget; t++)
 			used |= p->target_hosts[t] == p->hosts[i];
 		char *d = preview_host_desc(p->hosts[i]);
-		fprintf(out, "    %s: %s%s\n", p->hosts[i]->name, d, used ? " (target)" : "");
+		fprintf(out, "    %s: %s%s", p->hosts[i]->name, d, used ? " (target)" : "");
 		free(d);
+		/* the inventory's env goes before every command on the host */
+		for (size_t e = 0; e < p->hosts[i]->nenv; e++) {
+			char *m = mask_secrets(p, p->hosts[i]->env[e], strlen(p->hosts[i]->env[e]), NULL);
+			fprintf(out, "%s%s", e ? " " : " \xc2\xb7 env ", m);
+			free(m);
+		}
+		fputc('\n', out);
 	}
 	if (P->npre) {
 		fprintf(out, "\n%s== preconditions%s%s\n", ui_c("bold"), P->checked ? " (checked)" : " (read-only: run first; "

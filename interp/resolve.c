@@ -146,6 +146,38 @@ const char *plan_lookup(void *ctx, const char *name, bool *secret)
 	return b->value;
 }
 
+int module_arg_bind(struct plan *p, struct scope *ms, const struct param_def *d, const struct kv *arg,
+		    struct lookup *lk, char **why)
+{
+	if (!arg) {
+		scope_set(ms, d->name, d->has_default ? d->def : "", false);
+		return 0;
+	}
+	struct sbuf sb = {0};
+	const char *bad;
+	bool secret = false;
+	int rc = 0;
+	if (tmpl_render_ex(arg->val, plan_lookup, lk, 0, &sb, &bad, &secret) < 0) {
+		*why = xasprintf("argument '%s' reads '%s', which has no value here", d->name, bad);
+		rc = -1;
+	} else {
+		char *v = param_violation(d, sbuf_str(&sb));
+		/* a value for a secret param, or made of a secret, is never shown */
+		if (v) {
+			*why = secret || d->secret ? xasprintf("argument '%s' %s", d->name, v)
+						   : xasprintf("argument '%s' = '%s' %s", d->name, sbuf_str(&sb), v);
+			free(v);
+			rc = -1;
+		} else {
+			scope_set(ms, d->name, sbuf_str(&sb), secret || d->secret);
+			if (secret || d->secret)
+				plan_add_secret(p, sbuf_str(&sb));
+		}
+	}
+	sbuf_release(&sb);
+	return rc;
+}
+
 void lookup_release(struct lookup *lk)
 {
 	free(lk->tmp);
