@@ -477,7 +477,7 @@ static void rollback_of(struct preview *P, size_t k)
 				sure |= !ms->conditional;
 			}
 			if (any) {
-				struct pv_undo_ref r = {ps, xstrdup(s->title), !sure, false};
+				struct pv_undo_ref r = {ps, s->title, !sure, false};
 				fs->rollback = xrealloc(fs->rollback, (fs->nrollback + 1) * sizeof(*fs->rollback));
 				fs->rollback[fs->nrollback++] = r;
 			}
@@ -496,7 +496,7 @@ static void rollback_of(struct preview *P, size_t k)
 	for (size_t r = 0; r < fs->nrollback; r++)
 		listed |= fs->rollback[r].unit == u;
 	if (u && !listed && p->steps[k].nhosts > 1) {
-		struct pv_undo_ref r = {u, step_title(p, u), true, true};
+		struct pv_undo_ref r = {u, P->index[u - p->steps]->title, true, true};
 		fs->rollback = xrealloc(fs->rollback, (fs->nrollback + 1) * sizeof(*fs->rollback));
 		fs->rollback[fs->nrollback++] = r;
 	}
@@ -577,8 +577,6 @@ static void steps_free(struct pv_step *v, size_t n)
 		free(s->hint);
 		steps_free(s->undo, s->nundo);
 		steps_free(s->kids, s->nkids);
-		for (size_t r = 0; r < s->nrollback; r++)
-			free(s->rollback[r].title);
 		free(s->rollback);
 		for (size_t w = 0; w < s->nwarns; w++)
 			free(s->warns[w]);

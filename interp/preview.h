@@ -58,7 +58,7 @@ struct pv_diag {
  * its own undo. */
 struct pv_undo_ref {
 	const struct pstep *unit;
-	char *title;
+	const char *title;  /* the unit's entry's title (not owned) */
 	bool conditional; /* only if what it compensates ran (a `when`) */
 	bool partial;     /* the failing step's own unit, on the hosts it was
 			   * done on before the one that failed */
