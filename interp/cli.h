@@ -20,6 +20,10 @@ struct opts {
 /* Prints "runbook: MESSAGE" and the --help pointer; returns exit 2. */
 int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The runbook a command names (a file, or a name on the search path):
+ * a malloc'ed path, or NULL after saying where it was looked for. */
+char *runbook_arg(const char *arg);
+
 int cmd_run(struct opts *o);
 int cmd_plan(struct opts *o);
 int cmd_lint(struct opts *o);

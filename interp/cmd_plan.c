@@ -40,12 +40,9 @@ int cmd_plan(struct opts *o)
 	const char *format = o->format ? o->format : "text";
 	bool text = !strcmp(format, "text");
 	const char *arg = o->args[1];
-	char *path = runbook_find(arg);
-	if (!path) {
-		fprintf(stderr, "runbook: runbook '%s' not found (a file, or a name looked up in RUNBOOK_PATH, ./runbooks and %s/runbooks)\n",
-			arg, RUNBOOK_DATADIR);
+	char *path = runbook_arg(arg);
+	if (!path)
 		return EXIT_BAD;
-	}
 	struct rb_error err = {0};
 	int code = EXIT_BAD;
 	struct plan *plan = NULL;

@@ -79,6 +79,15 @@ int bad_usage(const char *fmt, ...)
 	return EXIT_BAD;
 }
 
+char *runbook_arg(const char *arg)
+{
+	char *path = runbook_find(arg);
+	if (!path)
+		fprintf(stderr, "runbook: runbook '%s' not found (a file, or a name looked up in RUNBOOK_PATH, ./runbooks and %s/runbooks)\n",
+			arg, RUNBOOK_DATADIR);
+	return path;
+}
+
 static bool valid_pname(const char *s, size_t n)
 {
 	if (!n || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_'))
