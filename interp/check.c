@@ -1330,18 +1330,14 @@ static void check_name(struct scopecheck *sc, const char *name, struct pos at)
 	sbuf_release(&sb);
 }
 
-static void check_tmpl(struct scopecheck *sc, const struct tmpl *t)
-{
-	if (!t)
-		return;
-	for (size_t i = 0; i < t->n; i++)
-		if (t->segs[i].is_name)
-			check_name(sc, t->segs[i].text, t->segs[i].pos);
-}
-
 static void expr_name_cb(void *ctx, const char *name, struct pos at)
 {
 	check_name(ctx, name, at);
+}
+
+static void check_tmpl(struct scopecheck *sc, const struct tmpl *t)
+{
+	tmpl_each_name(t, expr_name_cb, sc);
 }
 
 static void collect_all(struct scopecheck *sc, const struct step *s, size_t n)

@@ -69,7 +69,7 @@ int cmd_plan(struct opts *o)
 	if (!plan)
 		goto out;
 	struct ui_opts uo = {
-		.color = text && isatty(1) && !(getenv("NO_COLOR") && *getenv("NO_COLOR")),
+		.color = text && ui_color_default(),
 		.verbosity = o->verbosity,
 	};
 	if (ui_init(&uo, &err) < 0)

@@ -205,7 +205,7 @@ static void plan_leaves_json(struct plan *p, struct json *list, struct pstep *v,
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct pstep *ps = &v[i];
-		if (ps->st->kind->action == ACT_GROUP || ps->st->kind->action == ACT_USES)
+		if (step_is_header(ps->st))
 			continue;
 		struct json j = {.exact = true}, hosts = {.exact = true};
 		json_begin(&j);
@@ -297,8 +297,7 @@ static int take_locks(struct locks *ls, const char *state, struct plan *p, const
 static int ui_start(const struct opts *o, struct rb_error *err)
 {
 	struct ui_opts uo = {
-		/* no-color.org: NO_COLOR counts when set and not empty */
-		.color = isatty(1) && !(getenv("NO_COLOR") && *getenv("NO_COLOR")),
+		.color = ui_color_default(),
 		.verbosity = o->verbosity,
 		.events_path = o->events,
 	};
@@ -634,7 +633,7 @@ static void report_plan_changes(const struct run_state *rs, struct plan *p)
 	for (int l = 0; l < 3; l++)
 		for (size_t i = 0; i < counts[l]; i++) {
 			const struct pstep *ps = &lists[l][i];
-			if (ps->st->kind->action == ACT_GROUP || ps->st->kind->action == ACT_USES)
+			if (step_is_header(ps->st))
 				continue;
 			bool found = false;
 			for (size_t k = 0; k < rs->nplan && !found; k++)

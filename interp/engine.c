@@ -175,7 +175,7 @@ char *step_title(struct plan *p, const struct pstep *ps)
 	const struct step *st = ps->st;
 	if (st->name)
 		return xstrdup(st->name);
-	if (st->kind->action == ACT_GROUP || st->kind->action == ACT_USES) {
+	if (step_is_header(st)) {
 		if (st->kind->action == ACT_USES)
 			return xasprintf("%s.%s", st->mod, st->action);
 		struct lookup lk = {.plan = p, .scope = ps->scope};
@@ -205,7 +205,7 @@ static void add_rows(struct engine *E, struct pstep *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct pstep *ps = &v[i];
 		ps->row = E->nrows;
-		bool header = ps->st->kind->action == ACT_GROUP || ps->st->kind->action == ACT_USES;
+		bool header = step_is_header(ps->st);
 		if (header)
 			continue;
 		for (size_t h = 0; h < ps->nhosts; h++) {
@@ -1026,7 +1026,7 @@ bool engine_walk(struct engine *E, struct pstep *v, size_t n, bool keep_going, i
 		}
 		if (E->jfail)
 			return false;
-		bool header = st->kind->action == ACT_GROUP || st->kind->action == ACT_USES;
+		bool header = step_is_header(st);
 		if (E->probe_only) {
 			if (header)
 				i += probe_header(E, ps);
@@ -1344,7 +1344,7 @@ static void restore_forward(struct engine *E)
 	const struct run_state *rs = E->opt.prior;
 	for (size_t i = 0; i < p->nsteps; i++) {
 		struct pstep *ps = &p->steps[i];
-		if (ps->st->kind->action == ACT_GROUP || ps->st->kind->action == ACT_USES) {
+		if (step_is_header(ps->st)) {
 			const struct step_state *was = run_state_step(rs, ps->id, "");
 			if (was && !strcmp(was->status, "skipped")) {
 				for (size_t k = i + 1; k <= i + ps->span; k++)

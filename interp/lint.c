@@ -42,52 +42,20 @@ static bool ref_reads_step(const struct refs *r, const char *id)
 	return false;
 }
 
-static void tmpl_refs(struct refs *r, const struct tmpl *t, const struct pattern *groups)
-{
-	if (!t)
-		return;
-	const struct regex *g = groups ? (groups->re ? groups->re : groups->shape) : NULL;
-	for (size_t i = 0; i < t->n; i++) {
-		const struct tseg *s = &t->segs[i];
-		/* a hint's {{ n }} is the pattern's group, not a name */
-		if (s->is_name && !(g && !strchr(s->text, '.') && regex_has_group(g, s->text)))
-			ref_add(r, s->text);
-	}
-}
-
-static void expr_ref_cb(void *ctx, const char *name, struct pos at)
+static void ref_cb(void *ctx, const char *name, struct pos at)
 {
 	(void)at;
 	ref_add(ctx, name);
 }
 
-/* Every name the steps read: templates, patterns, hints, `when`, `with`. */
+/* Every name the steps read, those under them and their undos too. */
 static void steps_refs(struct refs *r, const struct step *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct step *st = &v[i];
 		if (!st->kind)
 			continue;
-		tmpl_refs(r, st->text, NULL);
-		tmpl_refs(r, st->check, NULL);
-		tmpl_refs(r, st->cwd, NULL);
-		tmpl_refs(r, st->sudo_user, NULL);
-		tmpl_refs(r, st->hint, NULL);
-		for (size_t e = 0; e < st->nenv; e++)
-			tmpl_refs(r, st->env[e].val, NULL);
-		for (size_t w = 0; w < st->nwith; w++)
-			tmpl_refs(r, st->with[w].val, NULL);
-		if (st->expect_out)
-			tmpl_refs(r, st->expect_out->t, NULL);
-		if (st->expect_err)
-			tmpl_refs(r, st->expect_err->t, NULL);
-		for (size_t c = 0; c < st->ncaps; c++)
-			tmpl_refs(r, st->caps[c].pat.t, NULL);
-		for (size_t d = 0; d < st->ndiags; d++) {
-			tmpl_refs(r, st->diags[d].pat.t, NULL);
-			tmpl_refs(r, st->diags[d].hint, &st->diags[d].pat);
-		}
-		expr_each_name(st->when, expr_ref_cb, r);
+		step_each_name(st, ref_cb, r);
 		steps_refs(r, st->steps, st->nsteps);
 		steps_refs(r, st->undo, st->nundo);
 	}
@@ -120,8 +88,7 @@ static void find_last_failable(struct linter *L, const struct step *v, size_t n)
 			continue;
 		}
 		L->ord++;
-		/* a note cannot fail, an allow_failure step cannot fail the run */
-		if (v[i].kind->action != ACT_NOTE && !v[i].allow_failure)
+		if (step_can_stop_run(&v[i]))
 			L->last_failable = L->ord;
 	}
 }
@@ -219,7 +186,7 @@ void lint_runbook(const struct runbook *rb, struct rb_error *err)
 {
 	struct linter L = {.err = err};
 	for (size_t i = 0; i < rb->nvars; i++)
-		tmpl_refs(&L.refs, rb->vars[i].t, NULL);
+		tmpl_each_name(rb->vars[i].t, ref_cb, &L.refs);
 	steps_refs(&L.refs, rb->pre, rb->npre);
 	steps_refs(&L.refs, rb->steps, rb->nsteps);
 	steps_refs(&L.refs, rb->fin, rb->nfin);

@@ -210,11 +210,6 @@ static void warn_raw(struct preview *P, struct pv_step *s, struct scope *sc, con
 
 /* --- building ---------------------------------------------------------------- */
 
-static bool is_header(const struct pstep *ps)
-{
-	return ps->st->kind->action == ACT_GROUP || ps->st->kind->action == ACT_USES;
-}
-
 static const struct pv_result *result_of(const struct preview *P, const struct pstep *ps, const struct host *h)
 {
 	for (size_t i = P->nresults; i-- > 0;)
@@ -301,8 +296,10 @@ static void enter_call(struct preview *P, struct pv_step *s, const struct pstep 
 		for (size_t w = 0; w < st->nwith; w++)
 			if (!strcmp(st->with[w].key, d->name))
 				arg = &st->with[w];
+		struct lookup lk = {.plan = P->plan, .scope = ps->scope, .host = h};
+		char *why = NULL;
 		if (!arg) {
-			scope_set(ms, d->name, d->has_default ? d->def : "", false);
+			module_arg_bind(P->plan, ms, d, NULL, &lk, &why); /* its default */
 			continue;
 		}
 		/* the value as the module will see it (unquoted: TEXT) */
@@ -315,8 +312,6 @@ static void enter_call(struct preview *P, struct pv_step *s, const struct pstep 
 		bool runtime = false;
 		char *v = render(P, ps->scope, h, &t, &runtime);
 		free(segs);
-		struct lookup lk = {.plan = P->plan, .scope = ps->scope, .host = h};
-		char *why = NULL;
 		if (runtime) {
 			/* known once the run has produced it: a stand-in inside */
 			scope_set(ms, d->name, v, false);
@@ -351,7 +346,7 @@ static void build_step(struct build *B, const struct pstep *v, size_t *i, struct
 	s->ps = ps;
 	s->action = st->kind->action;
 	/* an undo without a name is known by its id, not its command */
-	s->title = B->phase == 3 && !st->name && !is_header(ps) ? xstrdup(ps->id) : step_title(P->plan, ps);
+	s->title = B->phase == 3 && !st->name && !step_is_header(ps->st) ? xstrdup(ps->id) : step_title(P->plan, ps);
 	s->number = ps->number;
 	s->depth = ps->depth;
 	s->phase = B->phase;
@@ -364,7 +359,7 @@ static void build_step(struct build *B, const struct pstep *v, size_t *i, struct
 		render_host(P, ps, ps->hosts[h], &s->hosts[h]);
 		/* a group or module call is entered or not once, as its first
 		 * host decides (engine.c header_lookup) */
-		if (is_header(ps) && h)
+		if (step_is_header(ps->st) && h)
 			s->hosts[h].when = s->hosts[0].when;
 		s->when = h ? combine(s->when, s->hosts[h].when) : s->hosts[h].when;
 	}
@@ -421,7 +416,7 @@ static void build_step(struct build *B, const struct pstep *v, size_t *i, struct
 		struct build U = {P, 3, NULL};
 		build_list(&U, ps->undo, ps->nundo, &s->undo, &s->nundo, false, false);
 	}
-	if (is_header(ps)) {
+	if (step_is_header(ps->st)) {
 		if (s->action == ACT_USES && !never && s->when != PV_FALSE)
 			enter_call(P, s, ps);
 		bool kid_never = never || s->when == PV_FALSE;
@@ -435,7 +430,7 @@ static void build_list(struct build *B, const struct pstep *v, size_t n, struct 
 {
 	size_t count = 0;
 	for (size_t i = 0; i < n; i++, count++)
-		if (is_header(&v[i]))
+		if (step_is_header(v[i].st))
 			i += v[i].span;
 	*out = xcalloc(count + 1, sizeof(**out));
 	*nout = count;
@@ -465,13 +460,13 @@ static void rollback_of(struct preview *P, size_t k)
 			continue;
 		if (ps->unit == ps) {
 			bool any = false, sure = false;
-			if (!is_header(ps)) {
+			if (!step_is_header(ps->st)) {
 				any = true;
 				sure = !s->conditional;
 			}
-			for (size_t m = i + 1; is_header(ps) && m <= i + ps->span && m < k; m++) {
+			for (size_t m = i + 1; step_is_header(ps->st) && m <= i + ps->span && m < k; m++) {
 				struct pv_step *ms = P->index[m];
-				if (!ms || ms->never || is_header(&p->steps[m]))
+				if (!ms || ms->never || step_is_header(p->steps[m].st))
 					continue;
 				any = true;
 				sure |= !ms->conditional;
@@ -481,11 +476,11 @@ static void rollback_of(struct preview *P, size_t k)
 				fs->rollback = xrealloc(fs->rollback, (fs->nrollback + 1) * sizeof(*fs->rollback));
 				fs->rollback[fs->nrollback++] = r;
 			}
-			if (is_header(ps))
+			if (step_is_header(ps->st))
 				i += ps->span;
 			continue;
 		}
-		if (!is_header(ps) && !ps->unit && ps->st->kind->action == ACT_RUN && !ps->st->probe)
+		if (!step_is_header(ps->st) && !ps->unit && ps->st->kind->action == ACT_RUN && !ps->st->probe)
 			fs->bare++;
 	}
 	/* one host after another: on the hosts it was done on before the one
@@ -515,8 +510,7 @@ void preview_build(struct preview *P, struct plan *p, bool yes)
 	struct build B = {P, 0, NULL};
 	P->index = xcalloc(p->nsteps + 1, sizeof(*P->index));
 	for (size_t i = 0; i < p->nsteps; i++)
-		if (!is_header(&p->steps[i]) && p->steps[i].st->kind->action != ACT_NOTE &&
-		    !p->steps[i].st->allow_failure)
+		if (!step_is_header(p->steps[i].st) && step_can_stop_run(p->steps[i].st))
 			B.last_failable = &p->steps[i];
 	build_list(&B, p->pre, p->npre, &P->pre, &P->npre, false, false);
 	B.phase = 1;
@@ -524,7 +518,7 @@ void preview_build(struct preview *P, struct plan *p, bool yes)
 	B.phase = 2;
 	build_list(&B, p->fin, p->nfin, &P->fin, &P->nfin, false, false);
 	for (size_t k = 0; k < p->nsteps; k++)
-		if (!is_header(&p->steps[k]))
+		if (!step_is_header(p->steps[k].st))
 			rollback_of(P, k);
 }
 

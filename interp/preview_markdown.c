@@ -42,13 +42,21 @@ static void icode(FILE *out, const char *text)
 /* Text from the runbook, escaped so that Markdown shows it as written:
  * a placeholder such as <capture tag> is not an HTML tag, *** is not
  * emphasis. */
-static void text(FILE *out, const char *s, size_t n)
+static void escape(struct sbuf *sb, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (strchr("\\`*_[]<>#|", s[i]))
-			fputc('\\', out);
-		fputc(s[i], out);
+		if (s[i] && strchr("\\`*_[]<>#|", s[i]))
+			sbuf_addc(sb, '\\');
+		sbuf_addc(sb, s[i]);
 	}
+}
+
+static void text(FILE *out, const char *s, size_t n)
+{
+	struct sbuf sb = {0};
+	escape(&sb, s, n);
+	fputs(sbuf_str(&sb), out);
+	sbuf_release(&sb);
 }
 
 /* A value in a table cell: a code span in which | is escaped (GFM splits
@@ -89,11 +97,13 @@ static void prose(FILE *out, int ind, const char *s)
 static void note_line(struct sbuf *sb, int ind, const char *label, const char *s, const char *tail)
 {
 	sbuf_addf(sb, "%*s- %s", ind, "", label);
-	for (; s && *s; s++) {
-		if (strchr("\\`*_[]<>#|", *s))
-			sbuf_addc(sb, '\\');
-		sbuf_addc(sb, *s == '\n' ? ' ' : *s);
-	}
+	/* one list item: its text on one line */
+	size_t from = sb->len;
+	if (s)
+		escape(sb, s, strlen(s));
+	for (size_t i = from; i < sb->len; i++)
+		if (sb->buf[i] == '\n')
+			sb->buf[i] = ' ';
 	sbuf_addf(sb, "%s\n", tail ? tail : "");
 }
 
@@ -252,7 +262,8 @@ static void item(FILE *out, const struct preview *P, const struct pv_step *s, in
 			icode(out, s->args[a].value);
 		}
 	} else {
-		const char *title = s->phase == 3 && !st->name ? s->ps->id : s->action == ACT_CONFIRM && !st->name ? "Confirm" : s->title;
+		/* (an unnamed undo step's title is its id already) */
+		const char *title = s->action == ACT_CONFIRM && !st->name ? "Confirm" : s->title;
 		fputs("**", out);
 		if (s->number && (s->phase == 1 || s->phase == 2))
 			fprintf(out, "%d. ", s->number);

@@ -97,12 +97,12 @@ static void step_out(FILE *out, const struct preview *P, const struct pv_step *s
 		sbuf_addf(&head, "\xe2\x96\xb8 %s \xe2\x80\x94 uses %s.%s", st->name ? st->name : s->ps->id, st->mod,
 			  st->action);
 	else if (s->phase == 3)
-		sbuf_adds(&head, st->name ? st->name : s->ps->id);
+		sbuf_adds(&head, s->title);
 	else if (s->number && s->phase != 0)
 		sbuf_addf(&head, "[%d/%d] %s", s->number, P->plan->nleaves, s->title);
 	else
 		sbuf_addf(&head, "\xe2\x80\xa2 %s", s->title);
-	if (strcmp(s->ps->id, s->title) && s->action != ACT_USES && (s->phase != 3 || st->name))
+	if (strcmp(s->ps->id, s->title) && s->action != ACT_USES)
 		sbuf_addf(&head, " (%s)", s->ps->id);
 	fprintf(out, "%*s%s%s%s", ind, "", ui_c("bold"), sbuf_str(&head), ui_c("reset"));
 	sbuf_release(&head);

@@ -434,7 +434,7 @@ static void expand_undo(struct expander *E, size_t at, struct frame *outer, size
 	const struct step *st = ps->st;
 	if (!st->nundo)
 		return;
-	bool header = st->kind->action == ACT_GROUP || st->kind->action == ACT_USES;
+	bool header = step_is_header(st);
 	int number = ps->number;
 	for (size_t k = at + 1; !number && k <= at + ps->span; k++)
 		number = E->v[k].number;
@@ -463,7 +463,7 @@ static void assign_units(struct pstep *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct pstep *ps = &v[i];
-		bool header = ps->st->kind->action == ACT_GROUP || ps->st->kind->action == ACT_USES;
+		bool header = step_is_header(ps->st);
 		if (!ps->unit && ps->nundo)
 			ps->unit = ps;
 		if (header && ps->unit)
@@ -505,7 +505,7 @@ static void expand_one(struct expander *E, const struct step *st, struct scope *
 	if (nouter)
 		memcpy(ps.outer, outer, nouter * sizeof(*outer));
 	ps.nouter = nouter;
-	bool header = st->kind->action == ACT_GROUP || st->kind->action == ACT_USES;
+	bool header = step_is_header(st);
 	if (!header)
 		ps.number = ++E->leaves;
 	VEC_PUSH(E->v, E->n, E->cap, ps);

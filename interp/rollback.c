@@ -73,39 +73,10 @@ static void names_add(void *ctx, const char *name, struct pos at)
 	VEC_PUSH(ns->v, ns->n, ns->cap, name);
 }
 
-static void names_tmpl(struct names *ns, const struct tmpl *t)
-{
-	for (size_t i = 0; t && i < t->n; i++)
-		if (t->segs[i].is_name)
-			names_add(ns, t->segs[i].text, t->segs[i].pos);
-}
-
-/* Every name the steps read in the scope they are written in (a module
- * call's own steps read the module's names, bound from `with`). */
 static void names_steps(struct names *ns, const struct step *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		const struct step *st = &s[i];
-		expr_each_name(st->when, names_add, ns);
-		names_tmpl(ns, st->sudo_user);
-		names_tmpl(ns, st->cwd);
-		for (size_t e = 0; e < st->nenv; e++)
-			names_tmpl(ns, st->env[e].val);
-		names_tmpl(ns, st->text);
-		for (size_t w = 0; w < st->nwith; w++)
-			names_tmpl(ns, st->with[w].val);
-		if (st->expect_out)
-			names_tmpl(ns, st->expect_out->t);
-		if (st->expect_err)
-			names_tmpl(ns, st->expect_err->t);
-		for (size_t c = 0; c < st->ncaps; c++)
-			names_tmpl(ns, st->caps[c].pat.t);
-		for (size_t d = 0; d < st->ndiags; d++) {
-			names_tmpl(ns, st->diags[d].pat.t);
-			names_tmpl(ns, st->diags[d].hint);
-		}
-		names_tmpl(ns, st->check);
-	}
+	for (size_t i = 0; i < n; i++)
+		step_each_name(&s[i], names_add, ns);
 }
 
 static struct snapshot *snap_find(struct engine *E, const struct pstep *unit, const char *host)
@@ -148,10 +119,10 @@ void snapshot_take(struct engine *E, const struct pstep *ps, const struct host *
 	struct names ns = {0};
 	names_steps(&ns, u->st->undo, u->st->nundo);
 	/* the undo also runs with the env, cwd and sudo of its step */
-	names_tmpl(&ns, u->st->sudo_user);
-	names_tmpl(&ns, u->st->cwd);
+	tmpl_each_name(u->st->sudo_user, names_add, &ns);
+	tmpl_each_name(u->st->cwd, names_add, &ns);
 	for (size_t e = 0; e < u->st->nenv; e++)
-		names_tmpl(&ns, u->st->env[e].val);
+		tmpl_each_name(u->st->env[e].val, names_add, &ns);
 	struct snapshot *sn = snap_for(E, u, h->name);
 	struct lookup lk = {.plan = E->plan, .scope = u->scope, .host = h};
 	struct json vals = {.exact = true};
@@ -208,11 +179,6 @@ void snapshots_free(struct engine *E)
 
 /* --- what to undo ---------------------------------------------------------- */
 
-static bool is_header(const struct pstep *ps)
-{
-	return ps->st->kind->action == ACT_GROUP || ps->st->kind->action == ACT_USES;
-}
-
 static bool has_host(const struct pstep *ps, const struct host *h)
 {
 	for (size_t k = 0; k < ps->nhosts; k++)
@@ -228,7 +194,7 @@ static bool has_host(const struct pstep *ps, const struct host *h)
 static bool completed(struct engine *E, struct pstep *v, size_t at, const struct host *h)
 {
 	const struct pstep *u = &v[at];
-	if (!is_header(u)) {
+	if (!step_is_header(u->st)) {
 		const struct summary_row *r = engine_row(E, u, h);
 		return r && !strcmp(r->status, "ok");
 	}
@@ -267,7 +233,7 @@ static void collect(struct engine *E, struct rollback *R)
 					struct comp c = {ps, ps->hosts[h], "not undone", NULL, NULL};
 					VEC_PUSH(R->v, R->n, R->cap, c);
 				}
-			if (!is_header(ps)) {
+			if (!step_is_header(ps->st)) {
 				spots_of(E, ps, "interrupted", &R->unsure, &R->nunsure, &R->unsurecap, NULL);
 				continue;
 			}
@@ -279,7 +245,7 @@ static void collect(struct engine *E, struct rollback *R)
 			i += ps->span;
 			continue;
 		}
-		if (is_header(ps))
+		if (step_is_header(ps->st))
 			continue;
 		/* a step nothing undoes: said in the summary ("not compensated") */
 		spots_of(E, ps, "ok", &R->bare, &R->nbare, &R->barecap, NULL);
@@ -622,7 +588,7 @@ static const struct jv *recorded_values(struct plan *p, const struct run_state *
 					const struct host *h)
 {
 	const struct jv *vals = NULL;
-	size_t at = (size_t)(u - p->steps), last = is_header(u) ? at + u->span : at;
+	size_t at = (size_t)(u - p->steps), last = step_is_header(u->st) ? at + u->span : at;
 	for (size_t k = at; k <= last; k++)
 		for (size_t hk = 0; p->steps[k].number && hk < p->steps[k].nhosts; hk++) {
 			const struct step_state *s = run_state_step(rs, p->steps[k].id, p->steps[k].hosts[hk]->name);
@@ -680,7 +646,7 @@ int rollback_preview(struct plan *p, const struct run_state *rs, struct sbuf *ou
 		struct pstep *ps = &p->steps[i];
 		if (ps->unit != ps)
 			continue;
-		size_t last = is_header(ps) ? i + ps->span : i;
+		size_t last = step_is_header(ps->st) ? i + ps->span : i;
 		for (size_t h = ps->nhosts; h-- > 0;) {
 			/* as the rollback will decide (collect, restore_forward):
 			 * a step done on this host, or one interrupted whose check

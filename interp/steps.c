@@ -228,3 +228,49 @@ const struct step_kind *step_kind_find(const char *key)
 			return &step_kinds[i];
 	return NULL;
 }
+
+bool step_is_header(const struct step *st)
+{
+	return st->kind->action == ACT_GROUP || st->kind->action == ACT_USES;
+}
+
+bool step_can_stop_run(const struct step *st)
+{
+	return st->kind->action != ACT_NOTE && !st->allow_failure;
+}
+
+/* A diagnose hint's names, but for its pattern's groups. */
+static void hint_each_name(const struct tmpl *t, const struct pattern *pat,
+			   void (*fn)(void *ctx, const char *name, struct pos at), void *ctx)
+{
+	const struct regex *g = pat->re ? pat->re : pat->shape;
+	for (size_t i = 0; t && i < t->n; i++) {
+		const struct tseg *s = &t->segs[i];
+		if (s->is_name && !(g && !strchr(s->text, '.') && regex_has_group(g, s->text)))
+			fn(ctx, s->text, s->pos);
+	}
+}
+
+void step_each_name(const struct step *st, void (*fn)(void *ctx, const char *name, struct pos at), void *ctx)
+{
+	tmpl_each_name(st->text, fn, ctx);
+	tmpl_each_name(st->check, fn, ctx);
+	tmpl_each_name(st->cwd, fn, ctx);
+	tmpl_each_name(st->sudo_user, fn, ctx);
+	tmpl_each_name(st->hint, fn, ctx);
+	for (size_t e = 0; e < st->nenv; e++)
+		tmpl_each_name(st->env[e].val, fn, ctx);
+	for (size_t w = 0; w < st->nwith; w++)
+		tmpl_each_name(st->with[w].val, fn, ctx);
+	if (st->expect_out)
+		tmpl_each_name(st->expect_out->t, fn, ctx);
+	if (st->expect_err)
+		tmpl_each_name(st->expect_err->t, fn, ctx);
+	for (size_t c = 0; c < st->ncaps; c++)
+		tmpl_each_name(st->caps[c].pat.t, fn, ctx);
+	for (size_t d = 0; d < st->ndiags; d++) {
+		tmpl_each_name(st->diags[d].pat.t, fn, ctx);
+		hint_each_name(st->diags[d].hint, &st->diags[d].pat, fn, ctx);
+	}
+	expr_each_name(st->when, fn, ctx);
+}

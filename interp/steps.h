@@ -31,6 +31,7 @@ enum step_modifier {
 enum step_action { ACT_RUN, ACT_USES, ACT_CONFIRM, ACT_NOTE, ACT_GROUP, ACT_LATER };
 
 struct step_exec; /* engine.h */
+struct step;      /* runbook.h */
 
 struct step_kind {
 	const char *key;          /* the YAML key that selects the kind */
@@ -46,6 +47,20 @@ struct step_kind {
 extern const struct step_kind step_kinds[];
 extern const size_t step_kinds_count;
 const struct step_kind *step_kind_find(const char *key);
+
+/* A group or a module call: steps under it, no command of its own (the
+ * plan keeps it as a header of its span). */
+bool step_is_header(const struct step *st);
+
+/* Can a failure of this step stop the run (and so start a rollback)?  A
+ * note cannot fail, and an allow_failure step's failure is let through. */
+bool step_can_stop_run(const struct step *st);
+
+/* Calls fn for every name the step itself reads where it is written
+ * (its templates, patterns, hints, `with` values and `when`; not the
+ * steps under it, nor its undo).  A diagnose hint's {{ n }} naming one of
+ * its pattern's groups is the match's, not a name, and is left out. */
+void step_each_name(const struct step *st, void (*fn)(void *ctx, const char *name, struct pos at), void *ctx);
 
 /* Runs the step's check (it must have one) and only the check: 0 when it
  * passes, else -1 with x->why set.  Used after the action, and by resume

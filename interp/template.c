@@ -529,6 +529,13 @@ int tmpl_render(const struct tmpl *t, tmpl_lookup_fn lookup, void *ctx, int flag
 	return tmpl_render_ex(t, lookup, ctx, flags, out, bad, NULL);
 }
 
+void tmpl_each_name(const struct tmpl *t, void (*fn)(void *ctx, const char *name, struct pos at), void *ctx)
+{
+	for (size_t i = 0; t && i < t->n; i++)
+		if (t->segs[i].is_name)
+			fn(ctx, t->segs[i].text, t->segs[i].pos);
+}
+
 void tmpl_insert(struct sbuf *out, const struct tseg *s, const char *v)
 {
 	if (s->raw) {

@@ -75,6 +75,9 @@ int tmpl_render_ex(const struct tmpl *t, tmpl_lookup_fn lookup, void *ctx, int f
  * call it themselves to show stand-ins for run-time values verbatim.) */
 void tmpl_insert(struct sbuf *out, const struct tseg *s, const char *v);
 
+/* Calls fn for every name t reads (t may be NULL). */
+void tmpl_each_name(const struct tmpl *t, void (*fn)(void *ctx, const char *name, struct pos at), void *ctx);
+
 /* Shell quoting primitives, exposed for tests. */
 void shell_quote_word(struct sbuf *out, const char *v);
 void shell_quote_dq(struct sbuf *out, const char *v);

@@ -17,6 +17,12 @@ static FILE *events;
 static struct json ev;
 static bool line_open; /* a "[n/N] title …" line awaits its status */
 
+bool ui_color_default(void)
+{
+	const char *nc = getenv("NO_COLOR");
+	return isatty(1) && !(nc && *nc);
+}
+
 int ui_init(const struct ui_opts *o, struct rb_error *err)
 {
 	opts = *o;

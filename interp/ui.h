@@ -15,6 +15,10 @@ struct ui_opts {
 	const char *events_path;
 };
 
+/* Colour by default: stdout is a terminal and NO_COLOR is unset or
+ * empty (no-color.org). */
+bool ui_color_default(void);
+
 /* 0, or -1 with err set (events file cannot be opened). */
 int ui_init(const struct ui_opts *o, struct rb_error *err);
 void ui_close(void);
