@@ -409,7 +409,7 @@ static void kv_free(struct kv *kv, size_t n)
 }
 
 static const char *const host_keys[] = {"address", "user", "port", "identity", "known_hosts",
-					"transport", "sudo", "env"};
+					"transport", "sudo", "env", "state_dir"};
 
 int parse_host_def(struct node *v, const char *name, struct pos pos, struct host_def *h, struct rb_error *err)
 {
@@ -418,7 +418,6 @@ int parse_host_def(struct node *v, const char *name, struct pos pos, struct host
 	memset(h, 0, sizeof(*h));
 	h->name = xstrdup(name);
 	h->pos = pos;
-	h->port = 22;
 	if (!valid_ident(name, true) && !valid_param_name(name))
 		rb_error_at(err, pos, "invalid host name '%s'", name);
 	if (!strcmp(name, "local"))
@@ -435,6 +434,11 @@ int parse_host_def(struct node *v, const char *name, struct pos pos, struct host
 		h->identity = xstrdup(x->str);
 	if ((x = node_get(v, "known_hosts")) && nonempty_text(L, x, "known_hosts"))
 		h->known_hosts = xstrdup(x->str);
+	if ((x = node_get(v, "state_dir")) && nonempty_text(L, x, "state_dir")) {
+		if (x->str[0] != '/')
+			rb_error_at(err, x->pos, "'state_dir' must be an absolute path on the host");
+		h->state_dir = xstrdup(x->str);
+	}
 	if ((x = node_get(v, "port")) && is_scalar(L, x, "port")) {
 		long long p;
 		if (parse_uint(x->str, &p) < 0 || p < 1 || p > 65535)
@@ -449,9 +453,8 @@ int parse_host_def(struct node *v, const char *name, struct pos pos, struct host
 		if (!strcmp(x->str, "local"))
 			h->local = true;
 		else if (!strcmp(x->str, "ssh")) {
+			/* no address: the name is one (an ~/.ssh/config alias) */
 			h->local = false;
-			if (!h->address)
-				rb_error_at(err, x->pos, "host '%s' uses ssh but has no 'address'", name);
 		} else {
 			static const char *const tr[] = {"local", "ssh"};
 			struct sbuf sb = {0};
@@ -473,6 +476,7 @@ void host_def_release(struct host_def *h)
 	free(h->user);
 	free(h->identity);
 	free(h->known_hosts);
+	free(h->state_dir);
 	kv_free(h->env, h->nenv);
 	memset(h, 0, sizeof(*h));
 }
@@ -489,7 +493,7 @@ static const struct {
 	{"expect", MOD_EXPECT},   {"capture", MOD_CAPTURE},   {"diagnose", MOD_DIAGNOSE},
 	{"check", MOD_CHECK},     {"undo", MOD_UNDO},         {"allow_failure", MOD_ALLOW_FAILURE},
 	{"probe", MOD_PROBE},     {"with", MOD_WITH},         {"steps", MOD_STEPS},
-	{"hint", MOD_HINT},
+	{"hint", MOD_HINT},       {"parallel", MOD_PARALLEL},
 };
 
 enum step_ctx { SC_STEP, SC_PRE, SC_UNDO };
@@ -765,15 +769,11 @@ static void parse_step(struct loader *L, struct node *n, struct step *s, enum st
 				bit = modifier_keys[j].bit;
 		if (!bit) {
 			struct sbuf sb = {0};
-			if (!strcmp(k->str, "parallel"))
-				sbuf_adds(&sb, "'parallel' is not available in this version: it arrives with fleets of SSH hosts");
-			else {
-				sbuf_addf(&sb, "unknown key '%s' in %s", k->str, ctx == SC_PRE ? "a precondition" : "a step");
-				if (did_you_mean(k->str, cands, nc))
-					sbuf_add_suggestion(&sb, k->str, cands, nc);
-				else if (action_alias(k->str))
-					sbuf_addf(&sb, " \xe2\x80\x94 did you mean '%s'?", action_alias(k->str));
-			}
+			sbuf_addf(&sb, "unknown key '%s' in %s", k->str, ctx == SC_PRE ? "a precondition" : "a step");
+			if (did_you_mean(k->str, cands, nc))
+				sbuf_add_suggestion(&sb, k->str, cands, nc);
+			else if (action_alias(k->str))
+				sbuf_addf(&sb, " \xe2\x80\x94 did you mean '%s'?", action_alias(k->str));
 			rb_error_at(L->err, k->pos, "%s", sbuf_str(&sb));
 			sbuf_release(&sb);
 		} else if (!(allowed & bit) && s->kind) {
@@ -869,6 +869,14 @@ static void parse_step(struct loader *L, struct node *n, struct step *s, enum st
 	if ((x = node_get(n, "timeout")) && (allowed & MOD_TIMEOUT)) {
 		if (parse_dur(L, x, "timeout", &s->timeout_ms) == 0 && s->timeout_ms == 0)
 			rb_error_at(L->err, x->pos, "'timeout' must be longer than 0");
+	}
+	if ((x = node_get(n, "parallel")) && (allowed & MOD_PARALLEL) && is_scalar(L, x, "parallel")) {
+		long long np;
+		if (parse_uint(x->str, &np) < 0 || np < 1 || np > 1000)
+			rb_error_at(L->err, x->pos, "'parallel' is how many hosts at once: a number from 1 to 1000, not '%s'",
+				    x->str);
+		else
+			s->parallel = (int)np;
 	}
 	if ((x = node_get(n, "retry")) && (allowed & MOD_RETRY))
 		parse_retry(L, x, s);

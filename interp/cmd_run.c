@@ -10,6 +10,7 @@
 #include "hash.h"
 #include "journal.h"
 #include "lock.h"
+#include "remote.h"
 #include "runs.h"
 #include "rundir.h"
 #include "search.h"
@@ -254,6 +255,7 @@ struct session {
 	struct deps deps;
 	char *inv_bytes;      /* the inventory's bytes, hashed in deps */
 	struct locks locks;
+	struct remote remote; /* the SSH hosts' locks and journal mirrors */
 	struct journal jn;
 	bool ui_on;
 };
@@ -261,6 +263,10 @@ struct session {
 /* Releases everything in S, then prints and releases err. */
 static void session_end(struct session *S, struct rb_error *err)
 {
+	/* unlocked while the connections are still open (they close with
+	 * the plan's hosts) */
+	S->jn.mirror = NULL;
+	remote_release(&S->remote);
 	if (S->ui_on)
 		ui_close();
 	journal_close(&S->jn);
@@ -281,14 +287,11 @@ static void print_warnings(struct rb_error *err)
 	err->nwarn = 0;
 }
 
-static int take_locks(struct locks *ls, const char *state, struct plan *p, const char *runbook,
+static int take_locks(struct locks *ls, const char *state, struct plan *p, const struct lock_holder *me,
 		      long long wait_ms, struct rb_error *err)
 {
 	char **names = target_names(p);
-	char now[40];
-	iso_time_now(now, sizeof(now));
-	struct lock_holder me = {p->run_id, runbook, user_name(), machine_name(), now, (long long)getpid()};
-	int rc = locks_take(ls, state, (const char *const *)names, p->ntarget, &me, wait_ms, err);
+	int rc = locks_take(ls, state, (const char *const *)names, p->ntarget, me, wait_ms, err);
 	free(names);
 	print_warnings(err);
 	return rc;
@@ -304,15 +307,27 @@ static int ui_start(const struct opts *o, struct rb_error *err)
 	return ui_init(&uo, err);
 }
 
-/* The terminal and events, then the target's locks.  0, or the exit code
- * (2, or 130 when interrupted while waiting for a lock) with err set. */
+/* The terminal and events, the target's locks, then the SSH hosts:
+ * connected (host keys checked) and locked before anything is recorded
+ * or run.  0, or the exit code with err set: 2 (a lock is held), 5 (a
+ * host cannot be reached or trusted: nothing changed), 130 when
+ * interrupted. */
 static int session_start(struct session *S, const struct opts *o, const char *state, struct plan *plan,
 			 const char *runbook, struct rb_error *err)
 {
 	if (ui_start(o, err) < 0)
 		return EXIT_BAD;
 	S->ui_on = true;
-	if (take_locks(&S->locks, state, plan, runbook, o->lock_wait_ms, err) < 0)
+	char now[40];
+	iso_time_now(now, sizeof(now));
+	struct lock_holder me = {plan->run_id, runbook, user_name(), machine_name(), now, (long long)getpid()};
+	if (take_locks(&S->locks, state, plan, &me, o->lock_wait_ms, err) < 0)
+		return sig_interrupted() ? EXIT_INTR : EXIT_BAD;
+	if (remote_connect(plan, err) < 0)
+		return sig_interrupted() ? EXIT_INTR : EXIT_PRECOND;
+	int rc = remote_lock(&S->remote, plan, &me, o->lock_wait_ms, err);
+	print_warnings(err);
+	if (rc < 0)
 		return sig_interrupted() ? EXIT_INTR : EXIT_BAD;
 	return 0;
 }
@@ -446,6 +461,7 @@ int cmd_run(struct opts *o)
 		goto out;
 	}
 	free(runs);
+	remote_mirror_start(&S.remote, run_dir, &S.jn);
 	eo.jn = &S.jn;
 	code = engine_run(plan, &eo);
 out:
@@ -891,6 +907,7 @@ static int continue_run(struct opts *o, bool rollback)
 		rb_error_add(&err, "cannot write the journal %s: %s", S.jn.path, strerror(S.jn.error));
 		goto out;
 	}
+	remote_mirror_start(&S.remote, ri.dir, &S.jn);
 	eo.jn = &S.jn;
 	eo.prior = rs;
 	eo.rollback = rollback;

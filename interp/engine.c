@@ -4,6 +4,8 @@
  * calls are headers whose condition covers everything beneath them. */
 #include "engine.h"
 
+#include "co.h"
+
 #include "rundir.h"
 #include "sig.h"
 #include "steps.h"
@@ -38,10 +40,11 @@ static const struct step *nearest(const struct pstep *ps, bool (*has)(const stru
 static bool has_sudo(const struct step *s) { return s->sudo_set; }
 static bool has_cwd(const struct step *s) { return s->cwd != NULL; }
 static bool has_timeout(const struct step *s) { return s->timeout_ms > 0; }
+static bool has_parallel(const struct step *s) { return s->parallel > 0; }
 
 const struct step *pstep_nearest(const struct pstep *ps, enum nearest_what what, struct scope **scope)
 {
-	static bool (*const has[])(const struct step *) = {has_sudo, has_cwd, has_timeout};
+	static bool (*const has[])(const struct step *) = {has_sudo, has_cwd, has_timeout, has_parallel};
 	return nearest(ps, has[what], scope);
 }
 
@@ -230,7 +233,7 @@ static int pause_ms(long long ms)
 		if (left <= 0)
 			return 0;
 		struct pollfd pf = {sig_fd(), POLLIN, 0};
-		if (poll(&pf, 1, left > 1000 ? 1000 : (int)left) > 0)
+		if (co_poll(&pf, 1, left > 1000 ? 1000 : (int)left) > 0)
 			sig_drain();
 	}
 }
@@ -840,6 +843,8 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, struct host *h, 
 		E->paused = true;
 	if (x.interrupted)
 		E->interrupted = true;
+	if (x.lost && !E->lost)
+		E->lost = xstrdup(x.why);
 	if (x.paused && x.why)
 		ui_error("paused at %s %d (%s): %s", uc ? "undo" : "step", number, ps->id, x.why);
 	if (!strcmp(status, "failed"))
@@ -1013,6 +1018,38 @@ static void probe_leaf(struct engine *E, struct pstep *ps)
 	free(title);
 }
 
+/* One leaf on a group of hosts: one after another, or `parallel: N` at
+ * once (co.h).  One after another is a rolling change: the first host
+ * that fails stops it, the others stay as they were; in parallel the
+ * hosts already started finish, and no other starts. */
+struct fleet {
+	struct engine *E;
+	struct pstep *ps;
+	struct host *const *hosts;
+	const char *title;
+	int phase;
+	const struct undo_ctx *uc;
+	bool keep_going, ok;
+};
+
+static void fleet_host(void *ctx, size_t h)
+{
+	struct fleet *F = ctx;
+	struct engine *E = F->E;
+	struct pstep *ps = F->ps;
+	struct summary_row *row = !F->uc && ps->number ? &E->rows[ps->row + h] : NULL;
+	const char *status = run_leaf(E, ps, F->hosts[h], row, F->title, F->phase, F->uc);
+	if (!strcmp(status, "failed") || !strcmp(status, "interrupted") || !strcmp(status, "paused"))
+		F->ok = false;
+}
+
+static bool fleet_more(void *ctx)
+{
+	struct fleet *F = ctx;
+	struct engine *E = F->E;
+	return !(E->interrupted || E->paused || E->jfail) && (F->ok || F->keep_going);
+}
+
 bool engine_walk(struct engine *E, struct pstep *v, size_t n, bool keep_going, int phase,
 		 const struct undo_ctx *uc)
 {
@@ -1133,18 +1170,11 @@ bool engine_walk(struct engine *E, struct pstep *v, size_t n, bool keep_going, i
 			hosts = &uc->host;
 			nhosts = 1;
 		}
-		for (size_t h = 0; h < nhosts; h++) {
-			struct summary_row *row = !uc && ps->number ? &E->rows[ps->row + h] : NULL;
-			const char *status = run_leaf(E, ps, hosts[h], row, title, phase, uc);
-			if (!strcmp(status, "failed") || !strcmp(status, "interrupted") || !strcmp(status, "paused"))
-				step_ok = false;
-			if (E->interrupted || E->paused || E->jfail)
-				break;
-			/* one host after another is a rolling change: the first host
-			 * that fails stops it, the others stay as they were */
-			if (!step_ok && !keep_going)
-				break;
-		}
+		struct scope *sc;
+		const struct step *par = uc ? NULL : pstep_nearest(ps, NEAREST_PARALLEL, &sc);
+		struct fleet F = {E, ps, hosts, title, phase, uc, keep_going, true};
+		co_run(nhosts, par ? (size_t)par->parallel : 1, fleet_host, fleet_more, &F);
+		step_ok = F.ok;
 		free(title);
 		if (E->interrupted || E->paused || E->jfail)
 			return false;
@@ -1417,12 +1447,9 @@ static void engine_release(struct engine *E)
 	free(E->jfail);
 	free(E->undo_why);
 	free(E->undo_log);
+	free(E->lost);
 	rollback_free(E);
 	snapshots_free(E);
-	for (size_t i = 0; i < E->plan->nhosts; i++) {
-		transport_free(E->plan->hosts[i]->tr);
-		E->plan->hosts[i]->tr = NULL;
-	}
 }
 
 int engine_run(struct plan *p, const struct engine_opts *o)
@@ -1506,6 +1533,11 @@ int engine_run(struct plan *p, const struct engine_opts *o)
 	if (E.jfail) {
 		code = EXIT_FAILED;
 		outcome = "stopped: the journal cannot be written (resume once it is writable)";
+	} else if (E.interrupted && E.lost) {
+		code = EXIT_FAILED;
+		outcome = owned_outcome = xasprintf("stopped: %s; 'runbook resume %s' reconnects and settles the "
+						    "interrupted step by its check",
+						    E.lost, p->run_id);
 	} else if (E.interrupted) {
 		code = EXIT_INTR;
 		outcome = E.rb ? "interrupted during the rollback (runbook resume continues it)"

@@ -87,6 +87,7 @@ struct step_exec {
 	int rc;
 	char *why;           /* failure reason (owned) */
 	bool interrupted, paused;
+	bool lost;           /* interrupted by a lost connection to the host */
 };
 
 struct summary_row {
@@ -115,6 +116,8 @@ struct engine {
 	struct summary_row *rows;
 	size_t nrows, rowcap;
 	bool failed, paused, interrupted;
+	char *lost;          /* a connection was lost: why (owned); the run
+			      * stops as interrupted, resumable */
 	bool fin_carry;      /* resuming: finally steps keep their recorded state */
 	bool settle_paused;  /* paused at an interrupted step, not at a confirm */
 	char *jfail;         /* the journal could not be written: why (owned) */
@@ -143,7 +146,7 @@ int engine_probe(struct plan *p, const struct engine_opts *o);
 /* Where a step's sudo, cwd or timeout comes from: the step itself, else
  * the nearest group or module call around it that sets it (NULL: none);
  * *scope is where its templates are rendered. */
-enum nearest_what { NEAREST_SUDO, NEAREST_CWD, NEAREST_TIMEOUT };
+enum nearest_what { NEAREST_SUDO, NEAREST_CWD, NEAREST_TIMEOUT, NEAREST_PARALLEL };
 const struct step *pstep_nearest(const struct pstep *ps, enum nearest_what what, struct scope **scope);
 
 /* The title a step is shown with (malloc'ed; secrets masked). */

@@ -106,7 +106,7 @@ void sha256_update(struct sha256 *s, const void *data, size_t n)
 	s->nbuf = n;
 }
 
-void sha256_hex(struct sha256 *s, char hex[65])
+static void sha256_pad(struct sha256 *s)
 {
 	uint64_t bits = s->len * 8;
 	unsigned char pad[72] = {0x80};
@@ -114,9 +114,22 @@ void sha256_hex(struct sha256 *s, char hex[65])
 	for (int i = 0; i < 8; i++)
 		pad[padlen + (size_t)i] = (unsigned char)(bits >> (56 - 8 * i));
 	sha256_update(s, pad, padlen + 8);
+}
+
+void sha256_hex(struct sha256 *s, char hex[65])
+{
+	sha256_pad(s);
 	for (int i = 0; i < 8; i++)
 		snprintf(hex + 8 * i, 9, "%08x", s->h[i]);
 	hex[64] = '\0';
+}
+
+void sha256_final(struct sha256 *s, unsigned char out[32])
+{
+	sha256_pad(s);
+	for (int i = 0; i < 8; i++)
+		for (int b = 0; b < 4; b++)
+			out[4 * i + b] = (unsigned char)(s->h[i] >> (24 - 8 * b));
 }
 
 void sha256_buf(const void *data, size_t n, char hex[65])

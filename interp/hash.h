@@ -21,6 +21,8 @@ void sha256_init(struct sha256 *s);
 void sha256_update(struct sha256 *s, const void *data, size_t n);
 /* Writes 64 lowercase hex digits and a NUL into hex. */
 void sha256_hex(struct sha256 *s, char hex[65]);
+/* The 32 bytes of the digest. */
+void sha256_final(struct sha256 *s, unsigned char out[32]);
 /* One-shot: the hex digest of a buffer. */
 void sha256_buf(const void *data, size_t n, char hex[65]);
 

@@ -173,6 +173,8 @@ int journal_commit(struct journal *jn, bool sync)
 		return -1;
 	}
 	jn->seq++;
+	if (jn->mirror)
+		jn->mirror(jn->mirror_ctx, sb->buf, sb->len);
 	return 0;
 }
 

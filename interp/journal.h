@@ -54,6 +54,10 @@ struct journal {
 	int error;            /* errno of the first failed write, else 0 */
 	bool off;             /* `plan --check`: records are built and dropped
 			       * (nothing is changed, so nothing to resume) */
+	/* told every record once it is written (and synced when asked):
+	 * the mirror on the SSH hosts (remote.c), or NULL */
+	void (*mirror)(void *ctx, const char *line, size_t n);
+	void *mirror_ctx;
 };
 
 /* Creates RUN_DIR/journal.jsonl (0600, must not exist) with a fresh

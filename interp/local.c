@@ -3,6 +3,7 @@
  * stdout, stderr and the signal pipe, with a deadline. */
 #include "transport.h"
 
+#include "co.h"
 #include "plan.h"
 #include "sig.h"
 
@@ -21,7 +22,7 @@ extern char **environ;
 struct transport *transport_for(const struct host *h)
 {
 	struct transport *t = xcalloc(1, sizeof(*t));
-	t->ops = &local_transport;
+	t->ops = h->local ? &local_transport : &ssh_transport;
 	t->host = h;
 	return t;
 }
@@ -252,8 +253,8 @@ static int local_exec(struct transport *t, const struct exec_req *req, struct ex
 		 * in case the signal was consumed by an earlier loop. */
 		if (fds[0] < 0 && fds[1] < 0 && (wait < 0 || wait > 100))
 			wait = 100;
-		int r = poll(pf, (nfds_t)np, wait);
-		if (r < 0 && errno != EINTR)
+		int r = co_poll(pf, (nfds_t)np, wait);
+		if (r < 0)
 			break;
 		for (int i = 0; r > 0 && i < np; i++) {
 			if (!pf[i].revents)
@@ -272,8 +273,10 @@ static int local_exec(struct transport *t, const struct exec_req *req, struct ex
 			}
 		}
 		if (fds[0] < 0 && fds[1] < 0 && !exited) {
-			/* both streams closed: the child is about to exit */
-			if (waitpid(pid, &status, kill_at || deadline ? WNOHANG : 0) == pid)
+			/* both streams closed: the child is about to exit (never a
+			 * blocking wait: other hosts' tasks must go on; SIGCHLD
+			 * wakes the poll above) */
+			if (waitpid(pid, &status, WNOHANG) == pid)
 				exited = true;
 		}
 	}

@@ -43,8 +43,7 @@ static char *read_fd(int fd)
 	return sbuf_detach(&sb);
 }
 
-/* "user@machine pid N, run ID (runbook), since T" from the file's JSON. */
-static char *describe(const char *text, char **run)
+char *lock_holder_describe(const char *text, char **run)
 {
 	char *perr = NULL;
 	struct jv *v = json_parse(text, strlen(text), &perr);
@@ -103,7 +102,7 @@ static int take_one(struct lock *l, const char *state_dir, const char *host, con
 			return -1;
 		}
 		char *text = read_fd(l->fd);
-		char *who = blank(text) ? xstrdup("another runbook process") : describe(text, NULL);
+		char *who = blank(text) ? xstrdup("another runbook process") : lock_holder_describe(text, NULL);
 		free(text);
 		long long left = deadline - now_ms();
 		if (left <= 0 || sig_interrupted()) {
@@ -128,7 +127,7 @@ static int take_one(struct lock *l, const char *state_dir, const char *host, con
 	char *old = read_fd(l->fd);
 	if (!blank(old)) {
 		char *run = NULL;
-		char *who = describe(old, &run);
+		char *who = lock_holder_describe(old, &run);
 		if (run && !strcmp(run, my_run))
 			fprintf(stderr, "runbook: the earlier process of this run is gone (%s): its lock on '%s' is taken over\n",
 				who, host);
@@ -147,6 +146,21 @@ static int take_one(struct lock *l, const char *state_dir, const char *host, con
 	return 0;
 }
 
+char *lock_holder_json(const struct lock_holder *me)
+{
+	struct json j = {0};
+	json_begin(&j);
+	json_kstr(&j, "run", me->run);
+	json_kstr(&j, "runbook", me->runbook);
+	json_kstr(&j, "user", me->user);
+	json_kstr(&j, "machine", me->machine);
+	json_kint(&j, "pid", me->pid);
+	json_kstr(&j, "started", me->started);
+	char *mine = xasprintf("%s\n", json_end(&j));
+	json_release(&j);
+	return mine;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -158,16 +172,7 @@ int locks_take(struct locks *ls, const char *state_dir, const char *const *hosts
 	const char **sorted = xcalloc(n + 1, sizeof(char *));
 	memcpy(sorted, hosts, n * sizeof(char *));
 	qsort(sorted, n, sizeof(char *), cmp_str);
-	struct json j = {0};
-	json_begin(&j);
-	json_kstr(&j, "run", me->run);
-	json_kstr(&j, "runbook", me->runbook);
-	json_kstr(&j, "user", me->user);
-	json_kstr(&j, "machine", me->machine);
-	json_kint(&j, "pid", me->pid);
-	json_kstr(&j, "started", me->started);
-	char *mine = xasprintf("%s\n", json_end(&j));
-	json_release(&j);
+	char *mine = lock_holder_json(me);
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		if (i && !strcmp(sorted[i], sorted[i - 1]))
@@ -225,9 +230,9 @@ char *lock_describe(const char *state_dir, const char *host, bool *live, char **
 	close(fd);
 	char *d = NULL;
 	if (*live)
-		d = blank(text) ? xstrdup("a runbook process that has not written its details yet") : describe(text, run);
+		d = blank(text) ? xstrdup("a runbook process that has not written its details yet") : lock_holder_describe(text, run);
 	else if (!blank(text))
-		d = describe(text, run);
+		d = lock_holder_describe(text, run);
 	free(text);
 	return d;
 }

@@ -43,6 +43,12 @@ void locks_release(struct locks *ls);
  * receives the holder's run id when non-NULL (malloc'ed). */
 char *lock_describe(const char *state_dir, const char *host, bool *live, char **run);
 
+/* The holder's details as one JSON line (malloc'ed), and back: "user@machine
+ * pid N, run ID (runbook), since T" (*run: the run id, malloc'ed, when
+ * run is not NULL).  Shared with the remote locks (remote.c). */
+char *lock_holder_json(const struct lock_holder *me);
+char *lock_holder_describe(const char *json, char **run);
+
 /* Clears a stale lock's holder record (runbook lock --break).  0, or -1
  * with errno: EBUSY when a live process holds it (end that process). */
 int lock_break(const char *state_dir, const char *host);

@@ -13,6 +13,12 @@ struct host {
 	char *name, *address, *user;
 	int port;
 	bool local, sudo;
+	/* SSH hosts, completed from ~/.ssh/config (ssh_host_resolve) */
+	char **identities;     /* key files to try, in order */
+	size_t nidentities;
+	bool identity_given;   /* the inventory names one: only it is tried */
+	char *known_hosts;     /* host keys are checked against this file */
+	char *state_dir;       /* the remote lock and journal mirror */
 	char **env; /* "K=V" for every command on the host */
 	size_t nenv;
 	struct transport *tr; /* opened on first use, owned */

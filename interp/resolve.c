@@ -6,6 +6,8 @@
 #include "plan.h"
 
 #include "inventory.h"
+#include "ssh.h"
+#include "transport.h"
 #include "steps.h"
 
 #include <stdlib.h>
@@ -204,6 +206,8 @@ static struct host *host_from_def(const struct host_def *d)
 	h->env = xcalloc(d->nenv + 1, sizeof(char *));
 	for (size_t i = 0; i < d->nenv; i++)
 		h->env[h->nenv++] = xasprintf("%s=%s", d->env[i].key, d->env[i].val->src);
+	if (!h->local)
+		ssh_host_resolve(h, d);
 	return h;
 }
 
@@ -287,6 +291,12 @@ static void host_free(struct host *h)
 	for (size_t i = 0; i < h->nenv; i++)
 		free(h->env[i]);
 	free(h->env);
+	for (size_t i = 0; i < h->nidentities; i++)
+		free(h->identities[i]);
+	free(h->identities);
+	free(h->known_hosts);
+	free(h->state_dir);
+	transport_free(h->tr);
 	free(h);
 }
 
@@ -493,14 +503,6 @@ static void expand_one(struct expander *E, const struct step *st, struct scope *
 			memcpy(ps.hosts, inh, ninh * sizeof(*inh));
 		ps.nhosts = ninh;
 	}
-	for (size_t i = 0; i < ps.nhosts; i++)
-		if (!ps.hosts[i]->local) {
-			rb_error_at(R->err, st->on ? st->on_pos : st->pos,
-				    "host '%s' is reached over ssh, which this version cannot do yet: use a local "
-				    "host (transport: local) until SSH support lands",
-				    ps.hosts[i]->name);
-			break;
-		}
 	ps.outer = xcalloc(nouter + 1, sizeof(*outer));
 	if (nouter)
 		memcpy(ps.outer, outer, nouter * sizeof(*outer));

@@ -41,8 +41,8 @@ struct kv {
 struct host_def {
 	char *name;
 	struct pos pos;
-	char *address, *user, *identity, *known_hosts;
-	int port;
+	char *address, *user, *identity, *known_hosts, *state_dir;
+	int port;         /* 0: not given (ssh config, else 22) */
 	bool local;       /* transport: local */
 	bool sudo;
 	struct kv *env;
@@ -102,6 +102,7 @@ struct step {
 	size_t nenv;
 	struct tmpl *cwd;
 	long long timeout_ms;   /* 0: none */
+	int parallel;           /* hosts at once; 0: not set (one at a time) */
 	int attempts;           /* ≥ 1 */
 	long long delay_ms;
 	double backoff;         /* ≥ 1 */

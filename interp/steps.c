@@ -16,7 +16,7 @@
 #define MODS_COMMON (MOD_ID | MOD_NAME | MOD_WHEN)
 #define MODS_RUN                                                                                   \
 	(MODS_COMMON | MOD_ON | MOD_SUDO | MOD_ENV | MOD_CWD | MOD_TIMEOUT | MOD_RETRY | MOD_EXPECT | \
-	 MOD_CAPTURE | MOD_DIAGNOSE | MOD_CHECK | MOD_UNDO | MOD_ALLOW_FAILURE | MOD_PROBE)
+	 MOD_CAPTURE | MOD_DIAGNOSE | MOD_CHECK | MOD_UNDO | MOD_ALLOW_FAILURE | MOD_PROBE | MOD_PARALLEL)
 
 static bool rc_expected(const struct step *st, int rc)
 {
@@ -52,7 +52,10 @@ int step_check(struct step_exec *x)
 	x->matching = was;
 	stepio_log(x, "# check exit %d\n", res.rc);
 	int ok = -1;
-	if (res.error)
+	if (res.lost) {
+		x->interrupted = x->lost = true;
+		x->why = xstrdup(res.error);
+	} else if (res.error)
 		x->why = xasprintf("check could not run: %s", res.error);
 	else if (res.interrupted) {
 		x->interrupted = true;
@@ -95,7 +98,11 @@ static int run_command(struct step_exec *x)
 	x->rc = res.rc;
 	stepio_log(x, "# exit %d\n", res.rc);
 	int ok = -1;
-	if (res.error)
+	if (res.lost) {
+		/* the command's fate is unknown: resume settles it by its check */
+		x->interrupted = x->lost = true;
+		x->why = xstrdup(res.error);
+	} else if (res.error)
 		x->why = xstrdup(res.error);
 	else if (res.interrupted) {
 		x->interrupted = true;
@@ -207,11 +214,12 @@ static int run_confirm(struct step_exec *x)
 const struct step_kind step_kinds[] = {
 	{"run", ACT_RUN, TMPL_SHELL, MODS_RUN, run_command, NULL},
 	{"uses", ACT_USES, TMPL_TEXT,
-	 MODS_COMMON | MOD_ON | MOD_SUDO | MOD_ENV | MOD_CWD | MOD_TIMEOUT | MOD_UNDO | MOD_WITH, NULL, NULL},
+	 MODS_COMMON | MOD_ON | MOD_SUDO | MOD_ENV | MOD_CWD | MOD_TIMEOUT | MOD_UNDO | MOD_WITH | MOD_PARALLEL, NULL,
+	 NULL},
 	{"confirm", ACT_CONFIRM, TMPL_TEXT, MODS_COMMON, run_confirm, NULL},
 	{"note", ACT_NOTE, TMPL_TEXT, MODS_COMMON, run_note, NULL},
 	{"group", ACT_GROUP, TMPL_TEXT,
-	 MOD_ID | MOD_WHEN | MOD_ON | MOD_SUDO | MOD_ENV | MOD_CWD | MOD_TIMEOUT | MOD_UNDO | MOD_STEPS,
+	 MOD_ID | MOD_WHEN | MOD_ON | MOD_SUDO | MOD_ENV | MOD_CWD | MOD_TIMEOUT | MOD_UNDO | MOD_STEPS | MOD_PARALLEL,
 	 NULL, NULL},
 	{"archive", ACT_LATER, TMPL_TEXT, MODS_RUN, NULL, LATER_ARCHIVE},
 	{"extract", ACT_LATER, TMPL_TEXT, MODS_RUN, NULL, LATER_ARCHIVE},

@@ -26,6 +26,7 @@ enum step_modifier {
 	MOD_WITH = 1u << 16,
 	MOD_STEPS = 1u << 17,
 	MOD_HINT = 1u << 18,
+	MOD_PARALLEL = 1u << 19,
 };
 
 enum step_action { ACT_RUN, ACT_USES, ACT_CONFIRM, ACT_NOTE, ACT_GROUP, ACT_LATER };

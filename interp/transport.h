@@ -1,6 +1,7 @@
 /* transport.h — how a command reaches a host.  The local transport
- * (local.c) forks a shell; the SSH transport will implement the same
- * operations, so the engine never knows which one it talks to. */
+ * (local.c) spawns a shell; the SSH transport (ssh.c) opens a channel on
+ * the host's one session.  Both implement the same operations, so the
+ * engine never knows which one it talks to. */
 #ifndef RB_TRANSPORT_H
 #define RB_TRANSPORT_H
 
@@ -17,6 +18,8 @@ struct exec_req {
 	const char *sudo_user;    /* NULL: root */
 	long long timeout_ms;     /* 0: none */
 	long long grace_ms;       /* TERM → KILL delay on timeout/interrupt */
+	int in_fd;                /* > 0: the command's stdin is read from it
+				   * (not owned); else it reads nothing */
 };
 
 /* Output arrives in chunks as it is read; stream is 1 or 2. */
@@ -34,7 +37,29 @@ struct exec_result {
 	int signal;        /* the terminating signal, or 0 */
 	bool timed_out;    /* killed because of timeout */
 	bool interrupted;  /* killed because the operator interrupted */
+	bool lost;         /* the connection to the host was lost: the
+			    * command's fate is unknown (error says why) */
 	char *error;       /* could not run at all (owned), rc is then 127 */
+};
+
+/* A file to put on a host, atomically: written beside dest under a
+ * temporary name, given its mode, then renamed over dest. */
+struct put_req {
+	const char *dest;
+	int src_fd;               /* read from it (not owned) … */
+	const char *buf;          /* … or, when src_fd < 0, these bytes */
+	size_t len;
+	int mode;                 /* permission bits of the result */
+	long long deadline;       /* now_ms() limit, 0: none */
+};
+
+/* A file to fetch from a host into dst_fd. */
+struct get_req {
+	const char *src;
+	int dst_fd;               /* written to (not owned) */
+	int mode;                 /* out: the source's permission bits */
+	long long size;           /* out: bytes copied */
+	long long deadline;
 };
 
 struct transport;
@@ -47,6 +72,10 @@ struct transport_ops {
 	int (*exec)(struct transport *t, const struct exec_req *req, struct exec_sink *sink,
 		    struct exec_result *res);
 	void (*close)(struct transport *t);
+	/* File transfers as the login user.  0, or -1 with *why set
+	 * (malloc'ed); *lost tells that the connection went away. */
+	int (*put)(struct transport *t, const struct put_req *r, char **why, bool *lost);
+	int (*get)(struct transport *t, struct get_req *r, char **why, bool *lost);
 };
 
 struct transport {
@@ -61,5 +90,6 @@ void transport_free(struct transport *t);
 void exec_result_release(struct exec_result *r);
 
 extern const struct transport_ops local_transport;
+extern const struct transport_ops ssh_transport;
 
 #endif

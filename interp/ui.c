@@ -136,6 +136,9 @@ void ui_step_line(int stream, const char *line, size_t n, const char *host, int 
 		return;
 	close_line();
 	indent(depth + 2);
+	/* a step on several hosts: whose line it is */
+	if (host)
+		printf("%s%s |%s ", ui_c("dim"), host, ui_c("reset"));
 	if (stream == 2)
 		fputs(ui_c("dim"), stdout);
 	fwrite(line, 1, n, stdout);
