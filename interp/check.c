@@ -496,6 +496,57 @@ static const struct {
 	{"hint", MOD_HINT},       {"parallel", MOD_PARALLEL},
 };
 
+/* upload {src, dest, mode}, download {src, dest}, write {path, content,
+ * mode}: plain text templates (no shell is involved). */
+static void parse_transfer(struct loader *L, struct node *v, struct step *s)
+{
+	const char *k = s->kind->key;
+	static const char *const up[] = {"src", "dest", "mode"}, *const down[] = {"src", "dest"},
+				  *const wr[] = {"path", "content", "mode"};
+	const char *const *keys = !strcmp(k, "upload") ? up : !strcmp(k, "download") ? down : wr;
+	size_t nk = !strcmp(k, "download") ? 2 : 3;
+	s->xmode = -1;
+	if (v->kind != NODE_MAP) {
+		rb_error_at(L->err, v->pos, "'%s' takes a mapping: %s", k,
+			    !strcmp(k, "upload")     ? "{src: FILE_HERE, dest: PATH_ON_HOST, mode: '0644'}"
+			    : !strcmp(k, "download") ? "{src: PATH_ON_HOST, dest: FILE_HERE}"
+						     : "{path: PATH_ON_HOST, content: TEXT, mode: '0644'}");
+		return;
+	}
+	char where[32];
+	snprintf(where, sizeof(where), "'%s'", k);
+	check_keys(L, v, keys, nk, where);
+	struct node *x;
+	bool write = !strcmp(k, "write");
+	const char *dkey = write ? "path" : "dest";
+	if (!write) {
+		if (!(x = node_get(v, "src")))
+			rb_error_at(L->err, v->pos, "'%s' needs 'src'", k);
+		else if (nonempty_text(L, x, "src"))
+			s->xsrc = parse_tmpl(L, x, "src", TMPL_TEXT);
+	}
+	if (!(x = node_get(v, dkey)))
+		rb_error_at(L->err, v->pos, "'%s' needs '%s'", k, dkey);
+	else if (nonempty_text(L, x, dkey))
+		s->xdest = parse_tmpl(L, x, dkey, TMPL_TEXT);
+	if (write) {
+		if (!(x = node_get(v, "content")))
+			rb_error_at(L->err, v->pos, "'write' needs 'content' (an empty file: content: \"\")");
+		else
+			s->xcontent = parse_tmpl(L, x, "content", TMPL_TEXT);
+	}
+	if ((x = node_get(v, "mode")) && is_scalar(L, x, "mode")) {
+		const char *m = x->str;
+		size_t len = strlen(m);
+		bool ok = len >= 3 && len <= 4 && strspn(m, "01234567") == len;
+		if (!ok)
+			rb_error_at(L->err, x->pos, "'mode' is octal permission bits such as '0644' or '0755' (quote it), "
+						    "not '%s'", m);
+		else
+			s->xmode = (int)strtol(m, NULL, 8);
+	}
+}
+
 enum step_ctx { SC_STEP, SC_PRE, SC_UNDO };
 
 /* Keys other tools use for an action, and ours. */
@@ -822,6 +873,9 @@ static void parse_step(struct loader *L, struct node *n, struct step *s, enum st
 		if ((x = node_get(n, "with")))
 			parse_with(L, x, s);
 		break;
+	case ACT_TRANSFER:
+		parse_transfer(L, v, s);
+		break;
 	case ACT_LATER:
 		break;
 	}
@@ -940,6 +994,9 @@ static void step_release(struct step *s)
 	free(s->id);
 	free(s->name);
 	tmpl_free(s->text);
+	tmpl_free(s->xsrc);
+	tmpl_free(s->xdest);
+	tmpl_free(s->xcontent);
 	free(s->mod);
 	free(s->action);
 	kv_free(s->with, s->nwith);

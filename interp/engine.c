@@ -76,6 +76,13 @@ static char *render_in(struct step_exec *x, struct scope *scope, const struct tm
 	return sbuf_detach(&sb);
 }
 
+char *exec_cwd(struct step_exec *x)
+{
+	struct scope *sc;
+	const struct step *s = nearest(x->ps, has_cwd, &sc);
+	return s ? render_in(x, sc, s->cwd, 0) : NULL;
+}
+
 char *exec_render(struct step_exec *x, const struct tmpl *t, int flags)
 {
 	return render_in(x, x->lk.scope, t, flags);
@@ -88,7 +95,30 @@ static long long effective_timeout(const struct pstep *ps)
 	return s ? s->timeout_ms : 0;
 }
 
+struct transport *exec_transport(struct step_exec *x, char **why)
+{
+	struct host *h = x->host;
+	if (h->tr)
+		return h->tr;
+	/* SSH hosts were connected before the run; the local one opens here */
+	struct rb_error err = {0};
+	h->tr = transport_for(h);
+	if (h->tr->ops->open(h->tr, &err) < 0) {
+		*why = xstrdup(err.n ? err.msgs[0] : "cannot connect");
+		rb_error_release(&err);
+		transport_free(h->tr);
+		h->tr = NULL;
+	}
+	rb_error_release(&err);
+	return h->tr;
+}
+
 int exec_command(struct step_exec *x, const char *cmd, struct exec_result *res)
+{
+	return exec_command_io(x, cmd, -1, NULL, res);
+}
+
+int exec_command_io(struct step_exec *x, const char *cmd, int in_fd, struct exec_sink *own, struct exec_result *res)
 {
 	struct pstep *ps = x->ps;
 	struct host *h = x->host;
@@ -141,23 +171,18 @@ int exec_command(struct step_exec *x, const char *cmd, struct exec_result *res)
 		.sudo_user = sudo_user,
 		.timeout_ms = effective_timeout(ps),
 		.grace_ms = x->eng->opt.grace_ms,
+		.in_fd = in_fd,
 	};
-	if (!h->tr) {
-		struct rb_error err = {0};
-		h->tr = transport_for(h);
-		if (h->tr->ops->open(h->tr, &err) < 0) {
-			res->rc = 127;
-			res->error = xstrdup(err.n ? err.msgs[0] : "cannot connect");
-			rb_error_release(&err);
-			transport_free(h->tr);
-			h->tr = NULL;
-			rc = 0;
-			goto out;
-		}
+	char *why = NULL;
+	if (!exec_transport(x, &why)) {
+		res->rc = 127;
+		res->error = why;
+		rc = 0;
+		goto out;
 	}
 	x->timeout_ms = req.timeout_ms;
 	struct exec_sink sink = {stepio_data, x, exec_started};
-	rc = h->tr->ops->exec(h->tr, &req, &sink, res);
+	rc = h->tr->ops->exec(h->tr, &req, own ? own : &sink, res);
 out:
 	if (rc < 0 && !res->error) {
 		res->rc = 127;
@@ -195,6 +220,8 @@ char *step_title(struct plan *p, const struct pstep *ps)
 		return xstrdup("confirm");
 	if (st->kind->action == ACT_NOTE)
 		return xstrdup("note");
+	if (st->kind->action == ACT_TRANSFER)
+		return transfer_describe(st, NULL, NULL);
 	/* the command's first line, shortened */
 	const char *src = st->text ? st->text->src : st->id;
 	size_t n = strcspn(src, "\n");
@@ -760,7 +787,7 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, struct host *h, 
 	struct json *j = event_leaf(&x, "start");
 	json_kint(j, "number", number);
 	ui_event_emit();
-	if (st->kind->action == ACT_RUN && run_it)
+	if ((st->kind->action == ACT_RUN || st->kind->action == ACT_TRANSFER) && run_it)
 		ui_step_begin(number, total, title, hostname, ps->depth);
 
 	long long delay = st->delay_ms;
@@ -818,7 +845,7 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, struct host *h, 
 	if (!E->jfail && (run_it || ok == 0 || x.interrupted))
 		rec_step_end(&x, status, ms,
 			     !run_it && ok == 0 ? (settled_by_check ? "check" : "operator") : NULL);
-	if (st->kind->action == ACT_RUN || ok != 0)
+	if (st->kind->action == ACT_RUN || st->kind->action == ACT_TRANSFER || ok != 0)
 		ui_step_end(number, total, title, hostname, status, ms,
 			    ok != 0 ? x.why : run_it ? NULL : settled_by_check ? "settled by its check" : "taken as done",
 			    ps->depth);

@@ -201,10 +201,19 @@ int rollback_preview(struct plan *p, const struct run_state *rs, struct sbuf *ou
 /* Renders a template for this step: shell text quoted, or masked for
  * display.  Returns a malloc'ed string or NULL with x->why set. */
 char *exec_render(struct step_exec *x, const struct tmpl *t, int flags);
+/* The transport of the step's host, opened if need be; NULL with *why
+ * set (malloc'ed) when it cannot be. */
+struct transport *exec_transport(struct step_exec *x, char **why);
+/* The step's effective cwd, rendered (malloc'ed), or NULL: none, or
+ * with x->why set when it cannot be rendered. */
+char *exec_cwd(struct step_exec *x);
 /* Runs cmd as the step (action or check) with the step's env, cwd, sudo
  * and timeout; output goes through stepio: to the log, and to the terminal
  * and the matchers unless x->matching is off (while a check runs). */
 int exec_command(struct step_exec *x, const char *cmd, struct exec_result *res);
+/* The same with stdin read from in_fd (> 0), and the output to own
+ * instead of the step's log and matchers (NULL: as exec_command). */
+int exec_command_io(struct step_exec *x, const char *cmd, int in_fd, struct exec_sink *own, struct exec_result *res);
 
 /* Records a confirm_ask/confirm_answer for this step (synced): 0 or -1. */
 int exec_record(struct step_exec *x, const char *event, const char *key, const char *val);

@@ -122,7 +122,10 @@ static int local_exec(struct transport *t, const struct exec_req *req, struct ex
 	posix_spawnattr_t attr;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (req->in_fd > 0)
+		posix_spawn_file_actions_adddup2(&fa, req->in_fd, 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
 	if (req->cwd)
@@ -302,4 +305,6 @@ const struct transport_ops local_transport = {
 	.open = local_open,
 	.exec = local_exec,
 	.close = local_close,
+	.put = local_put,
+	.get = local_get,
 };

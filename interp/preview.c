@@ -242,12 +242,27 @@ static bool host_same(const struct pv_host *a, const struct pv_host *b)
 }
 
 /* One host's rendering of a leaf: text, check, cwd, sudo, env. */
+struct pv_render {
+	struct preview *P;
+	struct scope *sc;
+	const struct host *h;
+};
+
+static char *pv_render_tmpl(void *ctx, const struct tmpl *t)
+{
+	struct pv_render *r = ctx;
+	return render(r->P, r->sc, r->h, t, NULL);
+}
+
 static void render_host(struct preview *P, const struct pstep *ps, const struct host *h, struct pv_host *ph)
 {
 	const struct step *st = ps->st;
 	ph->host = h;
 	ph->when = decide(P, st->when, ps->scope, h);
-	if (st->kind->action != ACT_GROUP && st->kind->action != ACT_USES)
+	if (st->kind->action == ACT_TRANSFER) {
+		struct pv_render r = {P, ps->scope, h};
+		ph->text = transfer_describe(st, pv_render_tmpl, &r);
+	} else if (st->kind->action != ACT_GROUP && st->kind->action != ACT_USES)
 		ph->text = render(P, ps->scope, h, st->text, NULL);
 	ph->check = render(P, ps->scope, h, st->check, NULL);
 	struct scope *sc;
@@ -403,7 +418,7 @@ static void build_step(struct build *B, const struct pstep *v, size_t *i, struct
 	warn_raw(P, s, ps->scope, st->check, "the check");
 	/* (a step after which nothing can fail is never rolled back by a
 	 * failure: no warning for the checks that end a procedure) */
-	if (s->forward && !never && s->action == ACT_RUN && !st->probe && !ps->unit && B->last_failable &&
+	if (s->forward && !never && (s->action == ACT_RUN || s->action == ACT_TRANSFER) && !st->probe && !ps->unit && B->last_failable &&
 	    ps < B->last_failable && !P->plan->rb->on_failure_stop)
 		warn(P, s, st->pos,
 		     "'%s' has no undo: if a later step fails, the rollback leaves what it did (mark it probe: true "
@@ -480,7 +495,8 @@ static void rollback_of(struct preview *P, size_t k)
 				i += ps->span;
 			continue;
 		}
-		if (!step_is_header(ps->st) && !ps->unit && ps->st->kind->action == ACT_RUN && !ps->st->probe)
+		if (!step_is_header(ps->st) && !ps->unit &&
+		    (ps->st->kind->action == ACT_RUN || ps->st->kind->action == ACT_TRANSFER) && !ps->st->probe)
 			fs->bare++;
 	}
 	/* one host after another: on the hosts it was done on before the one

@@ -35,6 +35,8 @@ static char *host_json(const struct pv_step *s, const struct pv_host *h)
 	json_kstr(&j, "host", h->host->name);
 	if (s->action == ACT_RUN)
 		json_kstr(&j, "command", h->text);
+	else if (s->action == ACT_TRANSFER)
+		json_kstr(&j, "transfer", h->text);
 	else if (s->action == ACT_CONFIRM || s->action == ACT_NOTE)
 		json_kstr(&j, "text", h->text);
 	if (h->check)

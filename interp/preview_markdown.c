@@ -127,6 +127,8 @@ static void host_fields(FILE *out, int ind, const struct pv_step *s, const struc
 	}
 	if (s->action == ACT_RUN && h->text)
 		code(out, ind, "sh", h->text);
+	else if (s->action == ACT_TRANSFER && h->text)
+		code(out, ind, "text", h->text);
 	if (h->sudo || h->cwd || h->nenv) {
 		fprintf(out, "%*s", ind, "");
 		const char *sep = "";

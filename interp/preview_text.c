@@ -48,9 +48,9 @@ static void host_fields(FILE *out, int ind, const struct pv_step *s, const struc
 		snprintf(label, sizeof(label), "@%s ", h->host->name);
 	else
 		label[0] = 0;
-	if (h->text && s->action == ACT_RUN) {
+	if (h->text && (s->action == ACT_RUN || s->action == ACT_TRANSFER)) {
 		char l2[200];
-		snprintf(l2, sizeof(l2), "%s$ ", label);
+		snprintf(l2, sizeof(l2), "%s%s", label, s->action == ACT_RUN ? "$ " : "");
 		lines(out, ind, l2, h->text);
 	}
 	struct sbuf mods = {0};

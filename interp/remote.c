@@ -42,6 +42,14 @@ struct host **remote_hosts(const struct plan *p, size_t *n)
 	struct host **v = NULL;
 	size_t cap = 0;
 	*n = 0;
+	/* the target's hosts are locked even when no step runs there */
+	for (size_t i = 0; i < p->ntarget; i++) {
+		bool seen = p->target_hosts[i]->local;
+		for (size_t j = 0; j < *n && !seen; j++)
+			seen = v[j] == p->target_hosts[i];
+		if (!seen)
+			VEC_PUSH(v, *n, cap, p->target_hosts[i]);
+	}
 	add_hosts(&v, n, &cap, p->pre, p->npre);
 	add_hosts(&v, n, &cap, p->steps, p->nsteps);
 	add_hosts(&v, n, &cap, p->fin, p->nfin);

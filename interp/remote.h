@@ -42,8 +42,9 @@ struct remote {
 	bool writing;
 };
 
-/* The SSH hosts the plan uses (preconditions, steps, undos, finally),
- * each once, in order; *n their number.  The array is malloc'ed. */
+/* The SSH hosts the plan uses (the target's, then those of the
+ * preconditions, steps, undos and finally), each once; *n their number.
+ * The array is malloc'ed. */
 struct host **remote_hosts(const struct plan *p, size_t *n);
 
 /* Opens the connection of every SSH host the plan uses.  0, or -1 with

@@ -78,6 +78,10 @@ struct step {
 	bool id_given;
 	char *name;       /* may be NULL */
 	struct tmpl *text;/* run: the command; confirm/note: the text; group: the title */
+	/* upload {src, dest, mode}, download {src, dest}, write {path→dest,
+	 * content, mode}: src/dest on the side each kind says (transfer.c) */
+	struct tmpl *xsrc, *xdest, *xcontent;
+	int xmode;        /* permission bits; -1: not given */
 	/* uses: MODULE.ACTION + with */
 	char *mod, *action;
 	struct pos uses_pos;

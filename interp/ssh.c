@@ -1016,21 +1016,26 @@ static int ssh_exec(struct transport *t, const struct exec_req *req, struct exec
 			continue;
 		}
 		long long now = now_ms();
+		/* signalling reads the socket on another channel: what it read
+		 * for this one is looked at before any wait */
 		if (sig_interrupted() && !res->interrupted && !res->timed_out) {
 			res->interrupted = true;
 			signal_group(c, req, r.pgid, "TERM");
 			kill_at = now_ms() + req->grace_ms;
+			progress = true;
 		}
 		if (deadline && now >= deadline && !res->timed_out && !res->interrupted) {
 			res->timed_out = true;
 			signal_group(c, req, r.pgid, "TERM");
 			kill_at = now_ms() + req->grace_ms;
+			progress = true;
 		}
 		if (kill_at && now_ms() >= kill_at) {
 			signal_group(c, req, r.pgid, "KILL");
 			kill_at = 0;
 			/* a process outside the group may keep the output open */
 			give_up = now_ms() + 5000;
+			progress = true;
 		}
 		if (give_up && now_ms() >= give_up)
 			break;

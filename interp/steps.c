@@ -208,7 +208,9 @@ static int run_confirm(struct step_exec *x)
 	return -1;
 }
 
-#define LATER_SSH "transfers arrive with the SSH transport"
+#define MODS_TRANSFER                                                                            \
+	(MODS_COMMON | MOD_ON | MOD_SUDO | MOD_CWD | MOD_TIMEOUT | MOD_RETRY | MOD_CHECK | MOD_UNDO |    \
+	 MOD_ALLOW_FAILURE | MOD_PARALLEL)
 #define LATER_ARCHIVE "snapshots arrive with archive support"
 
 const struct step_kind step_kinds[] = {
@@ -223,9 +225,9 @@ const struct step_kind step_kinds[] = {
 	 NULL, NULL},
 	{"archive", ACT_LATER, TMPL_TEXT, MODS_RUN, NULL, LATER_ARCHIVE},
 	{"extract", ACT_LATER, TMPL_TEXT, MODS_RUN, NULL, LATER_ARCHIVE},
-	{"upload", ACT_LATER, TMPL_TEXT, MODS_RUN, NULL, LATER_SSH},
-	{"download", ACT_LATER, TMPL_TEXT, MODS_RUN, NULL, LATER_SSH},
-	{"write", ACT_LATER, TMPL_TEXT, MODS_RUN, NULL, LATER_SSH},
+	{"upload", ACT_TRANSFER, TMPL_TEXT, MODS_TRANSFER, run_upload, NULL},
+	{"download", ACT_TRANSFER, TMPL_TEXT, MODS_TRANSFER, run_download, NULL},
+	{"write", ACT_TRANSFER, TMPL_TEXT, MODS_TRANSFER, run_write, NULL},
 };
 const size_t step_kinds_count = ARRAY_LEN(step_kinds);
 
@@ -262,6 +264,9 @@ static void hint_each_name(const struct tmpl *t, const struct pattern *pat,
 void step_each_name(const struct step *st, void (*fn)(void *ctx, const char *name, struct pos at), void *ctx)
 {
 	tmpl_each_name(st->text, fn, ctx);
+	tmpl_each_name(st->xsrc, fn, ctx);
+	tmpl_each_name(st->xdest, fn, ctx);
+	tmpl_each_name(st->xcontent, fn, ctx);
 	tmpl_each_name(st->check, fn, ctx);
 	tmpl_each_name(st->cwd, fn, ctx);
 	tmpl_each_name(st->sudo_user, fn, ctx);

@@ -29,7 +29,7 @@ enum step_modifier {
 	MOD_PARALLEL = 1u << 19,
 };
 
-enum step_action { ACT_RUN, ACT_USES, ACT_CONFIRM, ACT_NOTE, ACT_GROUP, ACT_LATER };
+enum step_action { ACT_RUN, ACT_USES, ACT_CONFIRM, ACT_NOTE, ACT_GROUP, ACT_TRANSFER, ACT_LATER };
 
 struct step_exec; /* engine.h */
 struct step;      /* runbook.h */
@@ -62,6 +62,14 @@ bool step_can_stop_run(const struct step *st);
  * steps under it, nor its undo).  A diagnose hint's {{ n }} naming one of
  * its pattern's groups is the match's, not a name, and is left out. */
 void step_each_name(const struct step *st, void (*fn)(void *ctx, const char *name, struct pos at), void *ctx);
+
+/* transfer.c: the transfer kinds' attempts, and how a transfer step is
+ * shown ("upload SRC → DEST (mode 0644)"; templates rendered by render,
+ * which returns malloc'ed text or NULL). */
+int run_upload(struct step_exec *x);
+int run_download(struct step_exec *x);
+int run_write(struct step_exec *x);
+char *transfer_describe(const struct step *st, char *(*render)(void *ctx, const struct tmpl *t), void *ctx);
 
 /* Runs the step's check (it must have one) and only the check: 0 when it
  * passes, else -1 with x->why set.  Used after the action, and by resume

@@ -90,6 +90,9 @@ void transport_free(struct transport *t);
 void exec_result_release(struct exec_result *r);
 
 extern const struct transport_ops local_transport;
+/* transfer.c: the local transport's transfers, plain file operations */
+int local_put(struct transport *t, const struct put_req *r, char **why, bool *lost);
+int local_get(struct transport *t, struct get_req *r, char **why, bool *lost);
 extern const struct transport_ops ssh_transport;
 
 #endif

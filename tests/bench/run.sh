@@ -17,6 +17,12 @@
 #      rollback's bookkeeping); and the same 200 steps run to the end
 #      against 200 plain steps: what keeping each step's undo values
 #      costs.
+#  (d) SSH: tests/bench/ssh.sh, run last — 100 trivial steps on a loopback
+#      sshd with ssh (a connection per step, and a ControlMaster),
+#      ansible-playbook (pipelining on and off) and runbook; it prints
+#      its own table, has no target, and skips with one line when sshd,
+#      ssh or ansible-playbook is missing.  It fails `make bench` only
+#      when a method it times fails.
 #
 # Targets: overhead beyond the journal's two fdatasyncs < 0.3 ms/step, an
 # undo < 0.1 ms more than a step, peak RSS < 16 MiB.  Prints a table and
@@ -305,4 +311,8 @@ printf '%-44s %18s %12s %s\n' "  (same, a step printing one line)" "$(mib "$tiny
 	"$([ "$tiny_rc" = 0 ] || echo "FAILED (exit $tiny_rc)")"
 printf '%-44s %18s %12s %s\n' "  flood: wall time, bytes in the step log" "${flood_s} s" "" \
 	"$(awk -v b="$log_bytes" 'BEGIN { printf "%.1f MiB logged", b / 1048576 }')"
+
+# --- (d) SSH -------------------------------------------------------------------
+echo
+RUNBOOK=$RUNBOOK sh tests/bench/ssh.sh || status=1
 exit $status

@@ -87,15 +87,27 @@ rb run "$rbk" -p dir="$T" --inventory "$T/nope.yml"
 expect_rc 2 "a missing inventory file is bad input"
 err_has "nope.yml"
 
-# an ssh host is refused in this version (nothing runs)
+# an ssh host that cannot be reached stops the run before anything runs
 inv2=$(file inv-ssh.yml <<'EOF2'
 hosts:
-  remote: { address: 192.0.2.1, user: deploy }
+  remote: { address: 127.0.0.1, port: 1, user: deploy }
 EOF2
 )
-rb run "$rbk" -p dir="$T" --inventory "$inv2" --target remote
-expect_rc 2 "an ssh host is bad input in this version"
-err_has "remote"
+rbs=$(file inv-ssh-rb.yml <<'EOF2'
+runbook: inv-ssh
+params:
+  dir: { required: true }
+target: remote
+steps:
+  - id: here
+    on: local
+    run: touch {{ dir }}/ssh-ran
+EOF2
+)
+rb run "$rbs" -p dir="$T" --inventory "$inv2"
+expect_rc 5 "an unreachable ssh host: exit 5"
+err_has "host 'remote' cannot be reached"
+check "nothing ran before the host was reached" test ! -e "$T/ssh-ran"
 
 # unknown keys in an inventory are refused with a suggestion
 inv3=$(file inv-typo.yml <<'EOF2'

@@ -1,0 +1,526 @@
+/* transfer.c — the upload, download and write steps.
+ *
+ * Every transfer is atomic where it lands: the bytes go to a temporary
+ * name beside the destination, get their mode, are synced, and only then
+ * renamed over it — a crash or a dropped connection leaves the old file
+ * or the new one, never half of one.  Files are streamed in chunks, so
+ * memory stays flat whatever their size.
+ *
+ *   upload   {src: file on the operator's machine, dest: path on the host, mode}
+ *   download {src: path on the host, dest: file on the operator's machine}
+ *   write    {path: path on the host, content: text, mode}
+ *
+ * Paths on the operator's machine are taken from the runbook's folder
+ * when relative; paths on the host from the step's cwd, else the host's
+ * default folder (the login folder over SSH).  As the login user the
+ * transport does the work (SFTP for SSH hosts, plain files locally); with
+ * sudo, which SFTP cannot do, a small shell script run through sudo
+ * receives or sends the bytes on stdin/stdout. */
+#include "steps.h"
+
+#include "engine.h"
+#include "journal.h"
+#include "sig.h"
+#include "template.h"
+#include "ui.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *tmpl_source(void *ctx, const struct tmpl *t)
+{
+	return t ? xstrdup(t->src) : NULL;
+}
+
+char *transfer_describe(const struct step *st, char *(*render)(void *ctx, const struct tmpl *t), void *ctx)
+{
+	if (!render)
+		render = tmpl_source;
+	char *src = render(ctx, st->xsrc), *dest = render(ctx, st->xdest);
+	struct sbuf sb = {0};
+	const char *k = st->kind->key;
+	if (!strcmp(k, "write"))
+		sbuf_addf(&sb, "write %s", dest ? dest : "?");
+	else
+		sbuf_addf(&sb, "%s %s \xe2\x86\x92 %s", k, src ? src : "?", dest ? dest : "?");
+	if (st->xmode >= 0)
+		sbuf_addf(&sb, " (mode %04o)", st->xmode);
+	free(src);
+	free(dest);
+	return sbuf_detach(&sb);
+}
+
+/* --- paths ----------------------------------------------------------------- */
+
+/* A path on the operator's machine: relative ones from the runbook's folder. */
+static char *here_path(struct step_exec *x, const char *p)
+{
+	const char *dir = x->eng->plan->rb->dir;
+	if (p[0] == '/' || !dir || !*dir)
+		return xstrdup(p);
+	return xasprintf("%s/%s", dir, p);
+}
+
+/* A path on the host: relative ones from the step's cwd when it has one. */
+static char *host_path(struct step_exec *x, const char *p, const char *cwd)
+{
+	if (p[0] == '/' || !cwd)
+		return xstrdup(p);
+	return xasprintf("%s/%s", cwd, p);
+}
+
+static bool step_sudo(struct step_exec *x, char **user)
+{
+	struct scope *sc;
+	const struct step *s = pstep_nearest(x->ps, NEAREST_SUDO, &sc);
+	*user = NULL;
+	if (!s)
+		return x->host->sudo;
+	if (s->sudo && s->sudo_user) {
+		struct lookup lk = {.plan = x->eng->plan, .scope = sc, .host = x->host};
+		struct sbuf sb = {0};
+		const char *bad;
+		if (tmpl_render(s->sudo_user, plan_lookup, &lk, 0, &sb, &bad) == 0)
+			*user = sbuf_detach(&sb);
+		sbuf_release(&sb);
+		lookup_release(&lk);
+	}
+	return s->sudo;
+}
+
+static long long deadline_of(struct step_exec *x)
+{
+	struct scope *sc;
+	const struct step *s = pstep_nearest(x->ps, NEAREST_TIMEOUT, &sc);
+	x->timeout_ms = s ? s->timeout_ms : 0;
+	return s ? now_ms() + s->timeout_ms : 0;
+}
+
+/* --- local files --------------------------------------------------------- */
+
+/* A temporary file beside path (same folder: rename is atomic), 0600. */
+static int temp_beside(const char *path, char **tmp)
+{
+	*tmp = xasprintf("%s.rb-tmp-XXXXXX", path);
+	int fd = mkostemp(*tmp, O_CLOEXEC);
+	if (fd < 0) {
+		free(*tmp);
+		*tmp = NULL;
+	}
+	return fd;
+}
+
+static void fsync_parent(const char *path)
+{
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	fsync_dir(dir);
+	free(dir);
+}
+
+/* Syncs fd, gives it mode, closes it and renames tmp over path.  0, or
+ * -1 with *why (tmp removed). */
+static int land(int fd, const char *tmp, const char *path, int mode, char **why)
+{
+	if (fchmod(fd, (mode_t)mode) < 0 || fsync(fd) < 0) {
+		*why = xasprintf("cannot finish %s: %s", path, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		*why = xasprintf("cannot put %s in place: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	fsync_parent(path);
+	return 0;
+}
+
+static int copy_fd(int from, int to, long long *n, char **why)
+{
+	char buf[65536];
+	*n = 0;
+	for (;;) {
+		ssize_t r = read(from, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			*why = xasprintf("read failed: %s", strerror(errno));
+			return -1;
+		}
+		if (r == 0)
+			return 0;
+		for (ssize_t off = 0; off < r;) {
+			ssize_t w = write(to, buf + off, (size_t)(r - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				*why = xasprintf("write failed: %s", strerror(errno));
+				return -1;
+			}
+			off += w;
+		}
+		*n += r;
+	}
+}
+
+/* --- with sudo: through a shell on the host ------------------------------- */
+
+struct collect {
+	int fd;               /* stdout goes here (-1: kept in out) */
+	struct sbuf out, err;
+	int werr;             /* errno of a failed write to fd */
+};
+
+static void collect_data(void *ctx, int stream, const char *buf, size_t n)
+{
+	struct collect *c = ctx;
+	if (stream == 1 && c->fd >= 0) {
+		while (n && !c->werr) {
+			ssize_t w = write(c->fd, buf, n);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				c->werr = errno;
+				break;
+			}
+			buf += w;
+			n -= (size_t)w;
+		}
+	} else if (stream == 2 && c->err.len < 8192) {
+		sbuf_add(&c->err, buf, n);
+	} else if (stream == 1 && c->out.len < 8192) {
+		sbuf_add(&c->out, buf, n);
+	}
+}
+
+/* Why a shell transfer failed, from its result and stderr. */
+static char *shell_why(const struct exec_result *res, struct collect *c, const char *what)
+{
+	if (res->error)
+		return xstrdup(res->error);
+	if (res->timed_out)
+		return xasprintf("%s timed out", what);
+	if (res->interrupted)
+		return xasprintf("%s was interrupted", what);
+	const char *e = sbuf_str(&c->err);
+	size_t n = strlen(e);
+	while (n && e[n - 1] == '\n')
+		n--;
+	return xasprintf("%s failed (exit %d)%s%.*s", what, res->rc, n ? ": " : "", (int)(n > 400 ? 400 : n), e);
+}
+
+static int sudo_put(struct step_exec *x, int src_fd, const char *dest, int mode, char **why)
+{
+	struct sbuf cmd = {0};
+	char *pattern = xasprintf("%s.rb-tmp-XXXXXX", dest);
+	sbuf_adds(&cmd, "umask 077 && t=$(mktemp ");
+	shell_quote_word(&cmd, pattern);
+	sbuf_addf(&cmd, ") && { cat > \"$t\" && chmod %o \"$t\" && mv -f -- \"$t\" ", mode);
+	shell_quote_word(&cmd, dest);
+	sbuf_adds(&cmd, " || { rm -f -- \"$t\"; exit 1; }; }");
+	free(pattern);
+	struct collect c = {.fd = -1};
+	struct exec_sink sink = {collect_data, &c, NULL};
+	struct exec_result res;
+	exec_command_io(x, sbuf_str(&cmd), src_fd, &sink, &res);
+	int rc = 0;
+	if (res.lost) {
+		x->interrupted = x->lost = true;
+		*why = xstrdup(res.error);
+		rc = -1;
+	} else if (res.error || res.rc || res.timed_out || res.interrupted) {
+		x->interrupted = res.interrupted;
+		*why = shell_why(&res, &c, "writing through sudo");
+		rc = -1;
+	}
+	exec_result_release(&res);
+	sbuf_release(&c.out);
+	sbuf_release(&c.err);
+	sbuf_release(&cmd);
+	return rc;
+}
+
+static int sudo_get(struct step_exec *x, const char *src, int dst_fd, int *mode, char **why)
+{
+	struct sbuf cmd = {0};
+	/* the mode first, on stderr, then the bytes */
+	sbuf_adds(&cmd, "stat -c %a -- ");
+	shell_quote_word(&cmd, src);
+	sbuf_adds(&cmd, " >&2 && exec cat -- ");
+	shell_quote_word(&cmd, src);
+	struct collect c = {.fd = dst_fd};
+	struct exec_sink sink = {collect_data, &c, NULL};
+	struct exec_result res;
+	exec_command_io(x, sbuf_str(&cmd), -1, &sink, &res);
+	int rc = 0;
+	if (res.lost) {
+		x->interrupted = x->lost = true;
+		*why = xstrdup(res.error);
+		rc = -1;
+	} else if (res.error || res.rc || res.timed_out || res.interrupted) {
+		x->interrupted = res.interrupted;
+		*why = shell_why(&res, &c, "reading through sudo");
+		rc = -1;
+	} else if (c.werr) {
+		*why = xasprintf("cannot write the download: %s", strerror(c.werr));
+		rc = -1;
+	} else {
+		*mode = (int)strtol(sbuf_str(&c.err), NULL, 8) & 07777;
+	}
+	exec_result_release(&res);
+	sbuf_release(&c.err);
+	sbuf_release(&cmd);
+	return rc;
+}
+
+/* --- the steps ---------------------------------------------------------------- */
+
+/* Puts bytes (src_fd, else buf/len) on the host as dest. */
+static int put(struct step_exec *x, int src_fd, const char *buf, size_t len, const char *dest, int mode,
+	       char **why)
+{
+	char *user = NULL;
+	bool sudo = step_sudo(x, &user);
+	long long deadline = deadline_of(x);
+	int rc;
+	if (sudo) {
+		int fd = src_fd;
+		if (fd < 0) {
+			/* the content as a file to feed sudo's stdin */
+			fd = memfd_create("runbook-write", MFD_CLOEXEC);
+			if (fd < 0 || write(fd, buf, len) != (ssize_t)len || lseek(fd, 0, SEEK_SET) < 0) {
+				*why = xasprintf("cannot stage the content: %s", strerror(errno));
+				if (fd >= 0)
+					close(fd);
+				free(user);
+				return -1;
+			}
+		}
+		rc = sudo_put(x, fd, dest, mode, why);
+		if (fd != src_fd)
+			close(fd);
+	} else {
+		struct put_req r = {.dest = dest, .src_fd = src_fd, .buf = buf, .len = len, .mode = mode,
+				    .deadline = deadline};
+		bool lost = false;
+		struct transport *t = exec_transport(x, why);
+		rc = t ? t->ops->put(t, &r, why, &lost) : -1;
+		if (lost)
+			x->interrupted = x->lost = true;
+	}
+	free(user);
+	return rc;
+}
+
+/* Renders a template of the step (for the command: not shell-quoted). */
+static char *rend(struct step_exec *x, const struct tmpl *t)
+{
+	return t ? exec_render(x, t, 0) : NULL;
+}
+
+static char *render_masked(void *ctx, const struct tmpl *t)
+{
+	return t ? exec_render(ctx, t, RENDER_MASK) : NULL;
+}
+
+static char *shown(struct step_exec *x)
+{
+	return transfer_describe(x->st, render_masked, x);
+}
+
+static int finish(struct step_exec *x, int rc, const char *done)
+{
+	if (rc < 0)
+		return -1;
+	stepio_log(x, "# %s\n", done);
+	if (x->st->check)
+		return step_check(x);
+	return 0;
+}
+
+int run_upload(struct step_exec *x)
+{
+	char *src = rend(x, x->st->xsrc), *dest = rend(x, x->st->xdest);
+	char *cwd = exec_cwd(x);
+	int rc = -1;
+	if (!src || !dest || x->why)
+		goto out;
+	char *what = shown(x);
+	stepio_log(x, "$ %s\n", what ? what : "upload");
+	free(what);
+	char *from = here_path(x, src), *to = host_path(x, dest, cwd);
+	int fd = open(from, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		x->why = xasprintf("cannot read %s: %s", from, fd < 0 ? strerror(errno) : "not a regular file");
+		if (fd >= 0)
+			close(fd);
+	} else {
+		int mode = x->st->xmode >= 0 ? x->st->xmode : (int)(st.st_mode & 07777);
+		rc = put(x, fd, NULL, 0, to, mode, &x->why);
+		close(fd);
+		char *done = xasprintf("uploaded %lld bytes to %s:%s (mode %04o)", (long long)st.st_size,
+				       x->host->name, to, mode);
+		rc = finish(x, rc, done);
+		free(done);
+	}
+	free(from);
+	free(to);
+out:
+	free(src);
+	free(dest);
+	free(cwd);
+	return rc;
+}
+
+int run_write(struct step_exec *x)
+{
+	char *content = rend(x, x->st->xcontent), *dest = rend(x, x->st->xdest);
+	char *cwd = exec_cwd(x);
+	int rc = -1;
+	if (!content || !dest || x->why)
+		goto out;
+	char *what = shown(x);
+	stepio_log(x, "$ %s\n", what ? what : "write");
+	free(what);
+	char *to = host_path(x, dest, cwd);
+	int mode = x->st->xmode >= 0 ? x->st->xmode : 0644;
+	size_t len = strlen(content);
+	rc = put(x, -1, content, len, to, mode, &x->why);
+	char *done = xasprintf("wrote %zu bytes to %s:%s (mode %04o)", len, x->host->name, to, mode);
+	rc = finish(x, rc, done);
+	free(done);
+	free(to);
+out:
+	free(content);
+	free(dest);
+	free(cwd);
+	return rc;
+}
+
+int run_download(struct step_exec *x)
+{
+	char *src = rend(x, x->st->xsrc), *dest = rend(x, x->st->xdest);
+	char *cwd = exec_cwd(x);
+	int rc = -1;
+	char *tmp = NULL;
+	if (!src || !dest || x->why)
+		goto out;
+	char *what = shown(x);
+	stepio_log(x, "$ %s\n", what ? what : "download");
+	free(what);
+	char *from = host_path(x, src, cwd), *to = here_path(x, dest);
+	int fd = temp_beside(to, &tmp);
+	if (fd < 0) {
+		x->why = xasprintf("cannot create a file beside %s: %s", to, strerror(errno));
+		free(from);
+		free(to);
+		goto out;
+	}
+	char *user = NULL;
+	int mode = 0644;
+	long long size = 0;
+	if (step_sudo(x, &user)) {
+		rc = sudo_get(x, from, fd, &mode, &x->why);
+		struct stat st;
+		if (rc == 0 && fstat(fd, &st) == 0)
+			size = st.st_size;
+	} else {
+		struct get_req r = {.src = from, .dst_fd = fd, .deadline = deadline_of(x)};
+		bool lost = false;
+		struct transport *t = exec_transport(x, &x->why);
+		rc = t ? t->ops->get(t, &r, &x->why, &lost) : -1;
+		if (lost)
+			x->interrupted = x->lost = true;
+		mode = r.mode;
+		size = r.size;
+	}
+	free(user);
+	if (rc == 0) {
+		rc = land(fd, tmp, to, mode, &x->why);
+	} else {
+		close(fd);
+		unlink(tmp);
+	}
+	char *done = xasprintf("downloaded %lld bytes from %s:%s to %s (mode %04o)", size, x->host->name, from, to,
+			       mode);
+	rc = finish(x, rc, done);
+	free(done);
+	free(from);
+	free(to);
+out:
+	free(tmp);
+	free(src);
+	free(dest);
+	free(cwd);
+	return rc;
+}
+
+/* --- the local transport's transfers (plain files) ---------------------------- */
+
+int local_put(struct transport *t, const struct put_req *r, char **why, bool *lost)
+{
+	*lost = false;
+	char *tmp;
+	int fd = temp_beside(r->dest, &tmp);
+	if (fd < 0) {
+		*why = xasprintf("cannot create a file beside %s: %s", r->dest, strerror(errno));
+		return -1;
+	}
+	long long n = 0;
+	int rc = 0;
+	if (r->src_fd >= 0) {
+		rc = copy_fd(r->src_fd, fd, &n, why);
+	} else {
+		for (size_t off = 0; off < r->len && rc == 0;) {
+			ssize_t w = write(fd, r->buf + off, r->len - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				*why = xasprintf("cannot write %s: %s", tmp, strerror(errno));
+				rc = -1;
+			} else {
+				off += (size_t)w;
+			}
+		}
+	}
+	if (rc < 0) {
+		close(fd);
+		unlink(tmp);
+	} else {
+		rc = land(fd, tmp, r->dest, r->mode, why);
+	}
+	free(tmp);
+	return rc;
+}
+
+int local_get(struct transport *t, struct get_req *r, char **why, bool *lost)
+{
+	*lost = false;
+	int fd = open(r->src, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		*why = xasprintf("cannot read %s: %s", r->src, fd < 0 ? strerror(errno) : "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	r->mode = (int)(st.st_mode & 07777);
+	int rc = copy_fd(fd, r->dst_fd, &r->size, why);
+	close(fd);
+	return rc;
+}
