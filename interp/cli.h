@@ -1,6 +1,6 @@
 /* cli.h — the parsed command line, and the commands main.c dispatches to:
  * cmd_run.c (run, resume, rollback), cmd_plan.c (plan), cmd_lint.c and
- * cmd_inspect.c (status, log, lock). */
+ * cmd_inspect.c (status, log, lock), cmd_trust.c (trust). */
 #ifndef RB_CLI_H
 #define RB_CLI_H
 
@@ -11,6 +11,7 @@ struct opts {
 	int verbosity;
 	long long lock_wait_ms;
 	const char *state_dir, *inventory, *events, *target, *params_file, *format;
+	const char *from_target;  /* resume --from-target HOST */
 	const char **pnames, **pvalues;
 	size_t np, pcap, vcap;
 	const char **args;   /* the command and its arguments */
@@ -32,5 +33,11 @@ int cmd_rollback(struct opts *o);
 int cmd_status(struct opts *o);
 int cmd_log(struct opts *o);
 int cmd_lock(struct opts *o);
+int cmd_trust(struct opts *o);
+
+struct host;
+/* An SSH host by name: the inventory's entry, else the name as ssh would
+ * take it (~/.ssh/config alias or DNS name).  NULL with err set. */
+struct host *cli_ssh_host(const char *name, const char *inventory, struct rb_error *err);
 
 #endif

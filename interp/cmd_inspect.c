@@ -8,6 +8,7 @@
 #include "inventory.h"
 #include "json.h"
 #include "lock.h"
+#include "remote.h"
 #include "runs.h"
 #include "rundir.h"
 
@@ -663,6 +664,18 @@ int cmd_lock(struct opts *o)
 			printf("%s: lock broken (it was left by %s)\n", hosts[i], who);
 		}
 		free(who);
+		/* an SSH host of the inventory: its lock on the host too */
+		for (size_t k = 0; inv && k < inv->nhosts; k++) {
+			if (strcmp(inv->hosts[k].name, hosts[i]) || inv->hosts[k].local)
+				continue;
+			struct host *h = host_new(&inv->hosts[k]);
+			if (remote_lock_show(h, o->brk, &err) < 0) {
+				rb_error_print(&err, "runbook");
+				rb_error_release(&err);
+				code = code ? code : EXIT_PRECOND;
+			}
+			host_free(h);
+		}
 	}
 	free(hosts);
 	inventory_free(inv);

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "engine.h"
 #include "preview.h"
+#include "remote.h"
 #include "sig.h"
 #include "ui.h"
 
@@ -24,7 +25,17 @@ static int probe_quietly(struct plan *plan, struct engine_opts *eo, bool to_stde
 		if (saved >= 0)
 			dup2(2, 1);
 	}
-	int code = engine_probe(plan, eo);
+	/* the SSH hosts first, as a run connects them: an unknown key or a
+	 * host that is down is what --check is for */
+	struct rb_error err = {0};
+	int code;
+	if (remote_connect(plan, &err) < 0) {
+		rb_error_print(&err, "runbook");
+		code = sig_interrupted() ? EXIT_INTR : EXIT_PRECOND;
+	} else {
+		code = engine_probe(plan, eo);
+	}
+	rb_error_release(&err);
 	fflush(stdout);
 	if (saved >= 0) {
 		dup2(saved, 1);

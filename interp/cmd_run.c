@@ -742,8 +742,11 @@ static int continue_run(struct opts *o, bool rollback)
 	const char *cmd = rollback ? "rollback" : "resume";
 	if (o->nargs > 2 || (rollback && o->nargs != 2))
 		return bad_usage(rollback ? "'rollback' takes one run id" : "'resume' takes at most one run id");
-	if (o->target || o->params_file || o->inventory)
-		return bad_usage("%s continues with the target, params and inventory the run started with", cmd);
+	if (o->target || o->params_file || (o->inventory && !o->from_target))
+		return bad_usage("%s continues with the target, params and inventory the run started with%s", cmd,
+				 o->inventory ? " (--inventory goes with --from-target, to find the host)" : "");
+	if (o->from_target && rollback)
+		return bad_usage("--from-target is an option of 'resume'");
 	if (rollback && !o->yes && !isatty(0)) {
 		fprintf(stderr, "runbook: rollback asks for a confirmation: run it from a terminal, or give --yes\n");
 		return EXIT_BAD;
@@ -760,7 +763,15 @@ static int continue_run(struct opts *o, bool rollback)
 	struct run_input in = {0};
 	struct sbuf sb = {0};
 
-	if (o->nargs == 2)
+	if (o->from_target) {
+		/* the operator's machine that ran it is gone: the host's mirror */
+		struct host *h = cli_ssh_host(o->from_target, o->inventory, &err);
+		int f = h ? remote_fetch(h, o->nargs == 2 ? o->args[1] : NULL, state, &id, &err) : -1;
+		host_free(h);
+		if (f < 0)
+			goto out;
+		printf("runbook: copied run %s from the journal mirror on %s into %s/runs\n", id, o->from_target, state);
+	} else if (o->nargs == 2)
 		id = run_find(state, o->args[1], &err);
 	else if (!(id = latest_unfinished(state)))
 		rb_error_add(&err, "no unfinished run to resume in %s (see 'runbook status')", state);
@@ -797,14 +808,24 @@ static int continue_run(struct opts *o, bool rollback)
 		rb_error_add(&err, "%s: the run records no runbook file", rs->path);
 		goto out;
 	}
+	char *copy = xasprintf("%s/%s", ri.dir, rf->copy ? rf->copy : "runbook.yml");
+	const char *rbpath = rf->path;
 	if (access(rf->path, R_OK) < 0) {
-		rb_error_add(&err, "the runbook %s is gone (%s); the bytes that ran are in %s/%s", rf->path,
-			     strerror(errno), ri.dir, rf->copy ? rf->copy : "runbook.yml");
-		goto out;
+		if (!o->from_target) {
+			rb_error_add(&err, "the runbook %s is gone (%s); the bytes that ran are in %s", rf->path,
+				     strerror(errno), copy);
+			free(copy);
+			goto out;
+		}
+		/* another machine: the exact bytes that ran, with their modules
+		 * beside them in modules/ */
+		rbpath = copy;
 	}
-	if (!(rb = runbook_load(rf->path, &err)))
+	rb = runbook_load(rbpath, &err);
+	free(copy);
+	if (!rb)
 		goto out;
-	const char *inventory = jv_str(rs->start, "inventory");
+	const char *inventory = o->from_target && o->inventory ? o->inventory : jv_str(rs->start, "inventory");
 	if (deps_collect(&S.deps, rb, inventory, &S.inv_bytes, &err) < 0)
 		goto out;
 	if (compare_files(rs, &S.deps, &sb) && !o->use_current) {

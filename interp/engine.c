@@ -5,6 +5,8 @@
 #include "engine.h"
 
 #include "co.h"
+#include "ssh.h"
+#include "template.h"
 
 #include "rundir.h"
 #include "sig.h"
@@ -589,15 +591,48 @@ static void settled_results(struct step_exec *x, const struct step_state *was)
 
 /* Waits for a command that outlived the runbook process that started it
  * (runbook was killed, its step was not).  0, or -1 when interrupted. */
+/* On an SSH host: is a process carrying the run's and step's tags
+ * (exported by the command wrapper) still there?  Read as the login user:
+ * under sudo another user's environment cannot be read, and the wait is
+ * skipped. */
+static bool remote_running(struct step_exec *x, const struct run_state *rs, const char *step)
+{
+	struct transport *t = x->host->tr;
+	if (!t || ssh_lost(t))
+		return false;
+	struct sbuf cmd = {0};
+	char *tag1 = xasprintf("RUNBOOK_RUN_ID=%s", rs->run_id), *tag2 = xasprintf("RUNBOOK_STEP_ID=%s", step);
+	sbuf_adds(&cmd, "for f in /proc/[0-9]*/environ; do grep -qzxF -e ");
+	shell_quote_word(&cmd, tag1);
+	sbuf_adds(&cmd, " \"$f\" 2>/dev/null && grep -qzxF -e ");
+	shell_quote_word(&cmd, tag2);
+	sbuf_adds(&cmd, " \"$f\" 2>/dev/null && exit 0; done; exit 1");
+	char *out = NULL, *why = NULL;
+	int rc = -1;
+	bool live = ssh_capture(t, sbuf_str(&cmd), &out, &rc, &why) == 0 && rc == 0;
+	free(out);
+	free(why);
+	free(tag1);
+	free(tag2);
+	sbuf_release(&cmd);
+	return live;
+}
+
+static bool orphan_running(struct step_exec *x, const struct run_state *rs, const struct step_state *was)
+{
+	return x->host->local ? step_running(rs, was->id, was->pgid) : remote_running(x, rs, was->id);
+}
+
 static int wait_orphan(struct step_exec *x, const struct step_state *was)
 {
 	const struct run_state *rs = x->eng->opt.prior;
-	if (!step_running(rs, was->id, was->pgid))
+	if (!orphan_running(x, rs, was))
 		return 0;
-	ui_note(x->depth, "wait", "the command this step started before the run stopped is still running: "
-				  "waiting for it to end before deciding whether it took effect");
-	while (step_running(rs, was->id, was->pgid))
-		if (pause_ms(100) < 0)
+	ui_note(x->depth, "wait", "the command this step started before the run stopped is still running%s%s: "
+				  "waiting for it to end before deciding whether it took effect",
+		x->host->local ? "" : " on ", x->host->local ? "" : x->host->name);
+	while (orphan_running(x, rs, was))
+		if (pause_ms(x->host->local ? 100 : 1000) < 0)
 			return -1;
 	return 0;
 }

@@ -36,6 +36,9 @@ static const char usage[] =
 	"                      continue a run that was interrupted, paused or failed\n"
 	"                      (default: the most recent unfinished run); a run\n"
 	"                      whose rollback began goes on rolling back\n"
+	"  resume --from-target HOST [RUN] [--inventory F]\n"
+	"                      continue a run from the journal mirror on an SSH\n"
+	"                      host, when the machine that ran it is gone\n"
 	"  rollback RUN [--yes] [--rerun-interrupted]\n"
 	"                      undo what RUN completed, newest first (asks first\n"
 	"                      unless --yes)\n"
@@ -43,8 +46,13 @@ static const char usage[] =
 	"                      recent runs, or one run step by step and what resume\n"
 	"                      would do next\n"
 	"  log RUN [STEP]      the output of a run's steps\n"
-	"  lock TARGET [--break]\n"
-	"                      who holds the lock on a target; --break removes it\n"
+	"  lock TARGET [--break] [--inventory F]\n"
+	"                      who holds the lock on a target (and, for an SSH host\n"
+	"                      of the inventory, its lock on the host); --break\n"
+	"                      removes it\n"
+	"  trust HOST [--inventory F] [--yes]\n"
+	"                      show the key an SSH host offers and pin it in its\n"
+	"                      known_hosts once you confirm\n"
 	"  list                the runbooks found on the search path\n"
 	"\n"
 	"global options:\n"
@@ -63,8 +71,6 @@ static const char usage[] =
 	"(nothing ran), 3 the rollback failed (needs a human), 4 paused for a\n"
 	"confirmation, 5 a precondition failed (nothing changed), 130 interrupted.\n";
 
-/* Commands of the contract that later versions bring. */
-static const char *const later_cmds[] = {"trust"};
 static const char *const cmds[] = {"run", "list", "plan", "resume", "rollback", "status", "log", "lint",
 				   "trust", "lock"};
 
@@ -115,7 +121,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->yes = true;
 		else if (!strcmp(a, "--dry-run"))
 			o->dry_run = true;
-		else if (!strcmp(a, "--use-current"))
+		else if (!strcmp(a, "--from-target")) {
+			NEED_VALUE();
+			o->from_target = argv[++i];
+		} else if (!strcmp(a, "--use-current"))
 			o->use_current = true;
 		else if (!strcmp(a, "--rerun-interrupted"))
 			o->rerun_interrupted = true;
@@ -237,6 +246,10 @@ int main(int argc, char **argv)
 				 o.events ? "--events" : "--lock-wait");
 		goto out;
 	}
+	if (o.from_target && strcmp(cmd, "resume")) {
+		code = bad_usage("--from-target is an option of 'resume'");
+		goto out;
+	}
 	if (o.strict && strcmp(cmd, "lint")) {
 		code = bad_usage("--strict is an option of 'lint'");
 		goto out;
@@ -264,14 +277,10 @@ int main(int argc, char **argv)
 		code = cmd_lock(&o);
 	else if (!strcmp(cmd, "list")) {
 		runbook_each(list_cb, NULL);
+	} else if (!strcmp(cmd, "trust")) {
+		code = cmd_trust(&o);
 	} else {
 		code = EXIT_BAD;
-		for (size_t i = 0; i < ARRAY_LEN(later_cmds); i++)
-			if (!strcmp(later_cmds[i], cmd)) {
-				fprintf(stderr, "runbook: '%s' is part of the design but not in this version yet (see CHANGELOG.md)\n",
-					cmd);
-				goto out;
-			}
 		struct sbuf sb = {0};
 		sbuf_addf(&sb, "unknown command '%s'", cmd);
 		sbuf_add_suggestion(&sb, cmd, cmds, ARRAY_LEN(cmds));

@@ -108,6 +108,12 @@ struct plan {
 	bool preview;                /* `runbook plan`: no run, no logs */
 };
 
+/* A host from its definition (SSH ones completed from ~/.ssh/config),
+ * and its end (closing its connection).  For commands that work on one
+ * host without a plan: trust, lock, resume --from-target. */
+struct host *host_new(const struct host_def *d);
+void host_free(struct host *h);
+
 /* What the command line gives to resolve a runbook. */
 struct run_input {
 	const char **pnames, **pvalues; /* -p k=v, in order */

@@ -194,7 +194,7 @@ struct resolver {
 	struct inventory *inv;
 };
 
-static struct host *host_from_def(const struct host_def *d)
+struct host *host_new(const struct host_def *d)
 {
 	struct host *h = xcalloc(1, sizeof(*h));
 	h->name = xstrdup(d->name);
@@ -211,7 +211,6 @@ static struct host *host_from_def(const struct host_def *d)
 	return h;
 }
 
-static void host_free(struct host *h);
 
 static void add_host(struct resolver *R, struct host *h)
 {
@@ -281,7 +280,7 @@ static int resolve_on(struct resolver *R, const char *name, struct pos at, const
 	return -1;
 }
 
-static void host_free(struct host *h)
+void host_free(struct host *h)
 {
 	if (!h)
 		return;
@@ -570,11 +569,11 @@ struct plan *plan_resolve(struct runbook *rb, const struct run_input *in, struct
 	if (in->inventory)
 		R.inv = inventory_load(in->inventory, err);
 	struct host_def local = {.name = (char *)"local", .local = true, .port = 22};
-	add_host(&R, host_from_def(&local));
+	add_host(&R, host_new(&local));
 	for (size_t i = 0; i < rb->nhosts; i++)
-		add_host(&R, host_from_def(&rb->hosts[i]));
+		add_host(&R, host_new(&rb->hosts[i]));
 	for (size_t i = 0; R.inv && i < R.inv->nhosts; i++)
-		add_host(&R, host_from_def(&R.inv->hosts[i]));
+		add_host(&R, host_new(&R.inv->hosts[i]));
 	if (R.inv)
 		for (size_t g = 0; g < R.inv->ngroups; g++)
 			if (find_host(p, R.inv->groups[g].name))
