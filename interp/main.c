@@ -69,7 +69,8 @@ static const char usage[] =
 	"\n"
 	"exit codes: 0 ok, 1 a step failed (rolled back or stopped), 2 bad input\n"
 	"(nothing ran), 3 the rollback failed (needs a human), 4 paused for a\n"
-	"confirmation, 5 a precondition failed (nothing changed), 130 interrupted.\n";
+	"confirmation, 5 a precondition failed or an SSH host cannot be reached or\n"
+	"trusted (nothing changed), 130 interrupted.\n";
 
 static const char *const cmds[] = {"run", "list", "plan", "resume", "rollback", "status", "log", "lint",
 				   "trust", "lock"};

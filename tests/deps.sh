@@ -27,11 +27,19 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	have_cmd python3 || need="$need python3"
 	have_cmd script || need="$need bsdutils"
 fi
+if [ "$what" = test ] || [ "$what" = bench ]; then
+	# the SSH tests start their own sshd on loopback
+	[ -x /usr/sbin/sshd ] || need="$need openssh-server"
+	have_cmd ssh-keygen || need="$need openssh-client"
+	have_cmd sudo || need="$need sudo"
+	have_cmd pgrep || need="$need procps"
+fi
 if [ "$what" = test ]; then
 	have_pymods || need="$need python3-yaml python3-jsonschema"
 fi
 if [ "$what" = bench ]; then
 	have_cmd hyperfine || need="$need hyperfine"
+	have_cmd ansible-playbook || need="$need ansible-core"
 fi
 [ -z "$need" ] && exit 0
 
