@@ -349,6 +349,44 @@ static void conn_free(struct conn *c)
 	free(c);
 }
 
+/* Appends the comma-separated names of csv to list, skipping those
+ * already in it and those this libssh2 does not know: libssh2 1.10
+ * prunes such a list with an overlapping memcpy. */
+static void add_methods(struct sbuf *list, const char *csv, const char **known, int nknown)
+{
+	while (csv && *csv) {
+		size_t n = strcspn(csv, ",");
+		bool seen = false, ok = false;
+		const char *l = sbuf_str(list);
+		while (*l && !seen) {
+			size_t m = strcspn(l, ",");
+			seen = m == n && !strncmp(l, csv, n);
+			l += m + (l[m] == ',');
+		}
+		for (int i = 0; i < nknown && !ok; i++)
+			ok = strlen(known[i]) == n && !strncmp(known[i], csv, n);
+		if (!seen && ok && n)
+			sbuf_addf(list, "%s%.*s", list->len ? "," : "", (int)n, csv);
+		csv += n + (csv[n] == ',');
+	}
+}
+
+/* Sets the preference for a method type from lists in order. */
+static void set_methods(LIBSSH2_SESSION *s, int type, const char *first, const char *then)
+{
+	const char **known = NULL;
+	int nknown = libssh2_session_supported_algs(s, type, &known);
+	if (nknown <= 0)
+		return;
+	struct sbuf list = {0};
+	add_methods(&list, first, known, nknown);
+	add_methods(&list, then, known, nknown);
+	if (list.len)
+		libssh2_session_method_pref(s, type, list.buf);
+	sbuf_release(&list);
+	libssh2_free(s, (void *)known);
+}
+
 /* TCP, then the SSH handshake asking for key types the pins can check.
  * The connection, or NULL with *why set. */
 static struct conn *conn_start(const struct host *h, char **why)
@@ -377,18 +415,16 @@ static struct conn *conn_start(const struct host *h, char **why)
 	libssh2_session_set_blocking(c->s, 0);
 	char *pref = hostkey_methods(h->known_hosts, h->address, h->port);
 	/* what is pinned first, then the strongest of the rest */
-	char *all = xasprintf("%s%sssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,"
-			      "rsa-sha2-512,rsa-sha2-256,ssh-rsa",
-			      pref ? pref : "", pref ? "," : "");
-	libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY, all);
+	set_methods(c->s, LIBSSH2_METHOD_HOSTKEY, pref,
+		    "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,"
+		    "rsa-sha2-256,ssh-rsa");
 	/* elliptic curves first: a group exchange makes the server pick a
 	 * large prime, tens of milliseconds per connection */
-	libssh2_session_method_pref(c->s, LIBSSH2_METHOD_KEX,
-				    "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,"
-				    "ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group16-sha512,"
-				    "diffie-hellman-group18-sha512,diffie-hellman-group14-sha256,"
-				    "diffie-hellman-group-exchange-sha256");
-	free(all);
+	set_methods(c->s, LIBSSH2_METHOD_KEX,
+		    "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,"
+		    "ecdh-sha2-nistp521",
+		    "diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,diffie-hellman-group14-sha256,"
+		    "diffie-hellman-group-exchange-sha256");
 	free(pref);
 	int rc;
 	SSH_DO(c, rc, libssh2_session_handshake(c->s, c->sock), now_ms() + to);

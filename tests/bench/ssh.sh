@@ -22,19 +22,22 @@
 # every figure (a note says so).
 #
 # Host keys are checked against the sandbox's known_hosts by every method,
-# ansible included.  Ansible's ssh uses its default ControlPersist master;
-# it is closed after each timed run, so every run of every method starts
-# without a connection.
+# ansible included (host_key_checking on, StrictHostKeyChecking=yes).
+# Ansible keeps its defaults otherwise (ssh with its ControlPersist master,
+# the default stdout callback) but for its interpreter, named
+# (/usr/bin/python3: no discovery), and its folders: ANSIBLE_HOME, the
+# local and the remote temp in the sandbox.  Its master is closed after
+# each run, so every timed run of every method starts without a
+# connection.  runbook runs with -q, its state folder in the sandbox.
 #
 # Each figure is the median of BENCH_SSH_RUNS timed runs (default 3), after
 # an untimed warm-up (one connection for (a), one pass of the loop for (b),
 # a 1-task playbook for (c), a 1-step run for (d)); ansible has its own
-# BENCH_SSH_ANSIBLE_RUNS (default: the same).  About 2.5 minutes in all
-# here, most of it ansible (~100 s) and a new ssh connection per step
-# (~60 s).  Prints ms
-# per step (3 significant digits) and the ratios to runbook.  A missing
-# sshd, ssh, ssh-keygen, ansible-playbook or python3 skips with one line
-# and exit 0; a method that fails exits 1.
+# BENCH_SSH_ANSIBLE_RUNS (default: the same).  About 2 3/4 minutes in all
+# on a 2-CPU VM, most of it ansible (~100 s) and a new ssh connection per
+# step (~60 s).  Prints ms per step (3 significant digits) and the ratios
+# to runbook.  A missing sshd, ssh, ssh-keygen, ansible-playbook or
+# python3 skips with one line and exit 0; a method that fails exits 1.
 set -u
 STEPS=100
 RUNS=${BENCH_SSH_RUNS:-3}
@@ -110,7 +113,8 @@ LOGIN_SHELL=$(getent passwd "$LOGIN_USER" | cut -d: -f7)
 
 # --- the server --------------------------------------------------------------
 sshd_setup
-SSH_USER=$LOGIN_USER # sshd_inventory writes it
+# shellcheck disable=SC2034 # sshd_inventory writes it
+SSH_USER=$LOGIN_USER
 sshd_start h1 || skip "sshd did not start (see above)"
 sshd_pin h1
 PORT=$(sshd_port h1)
