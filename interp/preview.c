@@ -388,6 +388,8 @@ static void build_step(struct build *B, const struct pstep *v, size_t *i, struct
 	struct scope *sc;
 	const struct step *t = pstep_nearest(ps, NEAREST_TIMEOUT, &sc);
 	s->timeout_ms = t ? t->timeout_ms : 0;
+	t = ps->nhosts > 1 && s->forward ? pstep_nearest(ps, NEAREST_PARALLEL, &sc) : NULL;
+	s->parallel = t && t->parallel > 1 ? (t->parallel < (int)ps->nhosts ? t->parallel : (int)ps->nhosts) : 0;
 	const struct host *h0 = ps->nhosts ? ps->hosts[0] : NULL;
 	if (st->expect_out)
 		s->expect_out = render(P, ps->scope, h0, st->expect_out->t, NULL);

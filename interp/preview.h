@@ -78,6 +78,7 @@ struct pv_step {
 	bool conditional;     /* it or a group around it: decided at run time */
 	bool never;           /* it or a group around it can never run */
 	long long timeout_ms; /* effective: its own or a group's */
+	int parallel;         /* hosts at once (several hosts only), else 0 */
 	char *expect_out, *expect_err;
 	struct pv_pair *caps;  /* capture NAME = pattern */
 	size_t ncaps;

@@ -111,6 +111,8 @@ static char *step_json(const struct preview *P, const struct pv_step *s)
 	json_release(&hs);
 	if (s->timeout_ms)
 		json_kint(&j, "timeout_ms", s->timeout_ms);
+	if (s->parallel)
+		json_kint(&j, "parallel", s->parallel);
 	if (st->attempts > 1) {
 		struct json r = {0};
 		json_begin(&r);

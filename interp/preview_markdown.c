@@ -187,6 +187,8 @@ static void details(FILE *out, const struct preview *P, const struct pv_step *s,
 			  : s->when == PV_FALSE ? ": false, **never runs**"
 			  : s->when == PV_MIXED ? ": true on some hosts only"
 						: ": true");
+	if (s->parallel)
+		sbuf_addf(&notes, "%*s- Runs on %d hosts at a time\n", ind, "", s->parallel);
 	if (s->timeout_ms) {
 		char d[32];
 		format_duration(d, sizeof(d), s->timeout_ms);

@@ -137,10 +137,12 @@ static void step_out(FILE *out, const struct preview *P, const struct pv_step *s
 	if (s->hint)
 		lines(out, in, "hint if it fails: ", s->hint);
 	struct sbuf mods = {0};
+	if (s->parallel)
+		sbuf_addf(&mods, "%d hosts at a time", s->parallel);
 	if (s->timeout_ms) {
 		char d[32];
 		format_duration(d, sizeof(d), s->timeout_ms);
-		sbuf_addf(&mods, "timeout %s", d);
+		sbuf_addf(&mods, "%stimeout %s", mods.len ? " · " : "", d);
 	}
 	if (st->attempts > 1) {
 		char d[32];

@@ -182,3 +182,25 @@ sshd_gone() {
 
 # Stop every server (and agent) of this test at exit, before the sandbox goes.
 trap 'sshd_agent_stop; for _p in "$T"/ssh/*.conf; do [ -e "$_p" ] && sshd_stop "$(basename "$_p" .conf)"; done; rm -rf "$T"' EXIT
+
+# sshd_loglevel NAME LEVEL: sets the server's LogLevel (INFO logs one
+# "Accepted publickey" line per authenticated connection).  The listener
+# re-reads its config on SIGHUP (it re-executes itself: same pid, same
+# port, connections in progress untouched); returns once it listens again.
+sshd_loglevel() {
+	_d="$T/ssh"
+	sed -i "s/^LogLevel .*/LogLevel $2/" "$_d/$1.conf"
+	_lp=$(cat "$_d/$1.pid")
+	rm -f "$_d/$1.pid"
+	kill -HUP "$_lp" || return 1
+	_w=0
+	while [ $_w -lt 100 ] && [ ! -s "$_d/$1.pid" ]; do
+		sleep 0.05
+		_w=$((_w + 1))
+	done
+	[ -s "$_d/$1.pid" ]
+}
+
+# sshd_logins NAME: how many connections the server has authenticated
+# since its LogLevel was raised to INFO or more (sshd_loglevel)
+sshd_logins() { grep -c 'Accepted publickey' "$T/ssh/$1.log"; }
