@@ -12,10 +12,10 @@
  *
  * Every SSH host the run uses is connected before anything runs, locked
  * and mirrored.  The mirror is written after the local journal (which
- * stays the authority); an append returns once the host acknowledged
- * it, so a record that announces a step is on the host before the step
- * starts.  A host whose mirror cannot be written is warned about once
- * and brought up to date by the next resume. */
+ * stays the authority), on the host's one connection, so a record that
+ * announces a step reaches the host before the step's command does.  A
+ * host whose mirror cannot be written is warned about once and brought
+ * up to date by the next resume. */
 #ifndef RB_REMOTE_H
 #define RB_REMOTE_H
 

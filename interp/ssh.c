@@ -1369,15 +1369,21 @@ static int ssh_put(struct transport *t, const struct put_req *r, char **why, boo
 	fh = NULL;
 	/* SFTP's rename refuses an existing target on OpenSSH: mv -f is rename(2) */
 	struct sbuf mv = {0};
-	sbuf_adds(&mv, "exec mv -f -- ");
+	/* mv would put it inside a folder of that name: refuse instead */
+	sbuf_adds(&mv, "if [ -d ");
+	shell_quote_word(&mv, r->dest);
+	sbuf_adds(&mv, " ]; then rm -f -- ");
+	shell_quote_word(&mv, tmp);
+	sbuf_adds(&mv, "; exit 3; fi; exec mv -f -- ");
 	shell_quote_word(&mv, tmp);
 	sbuf_addc(&mv, ' ');
 	shell_quote_word(&mv, r->dest);
 	struct sbuf out = {0};
 	int status = -1;
 	if (run_small(c, sbuf_str(&mv), &out, &status, r->deadline ? r->deadline : now_ms() + 60000) < 0 || status) {
-		*why = c->lost ? xstrdup(c->lost_why) : xasprintf("cannot move the upload into place as %s on %s", r->dest,
-								  c->where);
+		*why = c->lost	     ? xstrdup(c->lost_why)
+		       : status == 3 ? xasprintf("%s on %s is a folder: give the file's full path", r->dest, c->where)
+				     : xasprintf("cannot move the upload into place as %s on %s", r->dest, c->where);
 		sbuf_release(&mv);
 		sbuf_release(&out);
 		goto fail;
@@ -1479,38 +1485,80 @@ int ssh_chmod(struct transport *t, const char *path, int mode, char **why)
 	return 0;
 }
 
+/* The mirror's journal is appended through `cat >> FILE` on a channel
+ * kept open for the run, not SFTP: an SFTP write waits for the server's
+ * acknowledgement, a round trip per record, two per step.  A channel
+ * write is queued on the session's one TCP stream, which sshd reads in
+ * order: the record reaches the host before any command started on it
+ * afterwards, without waiting.  A connection lost with records still in
+ * flight is noticed at the next step, which cannot run either. */
 struct ssh_file {
 	struct conn *c;
-	LIBSSH2_SFTP_HANDLE *fh;
+	LIBSSH2_CHANNEL *ch;
 	char *path;
 };
 
 struct ssh_file *ssh_append_open(struct transport *t, const char *path, int mode, char **why)
 {
 	struct conn *c = conn_of(t);
-	LIBSSH2_SFTP_HANDLE *fh = sftp_open(c, path, LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_APPEND,
-					    mode, LIBSSH2_SFTP_OPENFILE, now_ms() + 30000, why);
-	if (!fh)
+	long long deadline = now_ms() + 30000;
+	LIBSSH2_CHANNEL *ch = c->lost ? NULL : open_channel(c, deadline);
+	if (!ch) {
+		*why = c->lost ? xstrdup(c->lost_why) : ssh_err(c, "cannot open a channel for the mirror");
 		return NULL;
+	}
+	struct sbuf cmd = {0};
+	sbuf_addf(&cmd, "umask %03o && exec cat >> ", ~mode & 0777);
+	shell_quote_word(&cmd, path);
+	int rc;
+	SSH_DO(c, rc, libssh2_channel_exec(ch, sbuf_str(&cmd)), deadline);
+	sbuf_release(&cmd);
+	if (rc) {
+		*why = c->lost ? xstrdup(c->lost_why) : ssh_err(c, "cannot start the mirror");
+		close_channel(c, ch, deadline);
+		libssh2_channel_free(ch);
+		return NULL;
+	}
 	struct ssh_file *f = xcalloc(1, sizeof(*f));
 	f->c = c;
-	f->fh = fh;
+	f->ch = ch;
 	f->path = xstrdup(path);
 	return f;
 }
 
 int ssh_append(struct ssh_file *f, const char *buf, size_t n, char **why)
 {
-	/* sftp_write returns once the server acknowledged the bytes: they
-	 * are in the host's file, whatever happens to this machine next */
-	return sftp_write_all(f->c, f->fh, buf, n, now_ms() + 30000, f->path, why);
+	struct conn *c = f->c;
+	long long deadline = now_ms() + 30000;
+	while (n) {
+		ssize_t w;
+		SSH_DO(c, w, libssh2_channel_write(f->ch, buf, n), deadline);
+		if (w <= 0 || libssh2_channel_eof(f->ch)) {
+			*why = c->lost ? xstrdup(c->lost_why)
+				       : xasprintf("cannot append to %s on %s (the writer ended)", f->path, c->where);
+			return -1;
+		}
+		buf += w;
+		n -= (size_t)w;
+	}
+	return 0;
 }
 
 void ssh_append_close(struct ssh_file *f)
 {
 	if (!f)
 		return;
-	sftp_close(f->c, f->fh);
+	struct conn *c = f->c;
+	if (!c->lost) {
+		int rc;
+		long long deadline = now_ms() + 10000;
+		/* EOF, then wait for cat to have written everything */
+		SSH_DO(c, rc, libssh2_channel_send_eof(f->ch), deadline);
+		if (rc == 0)
+			SSH_DO(c, rc, libssh2_channel_wait_eof(f->ch), deadline);
+		close_channel(c, f->ch, deadline);
+	}
+	libssh2_channel_free(f->ch);
 	free(f->path);
 	free(f);
 }

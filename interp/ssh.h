@@ -88,8 +88,9 @@ int ssh_get_bytes(struct transport *t, const char *path, char **out, size_t *n, 
 int ssh_unlink(struct transport *t, const char *path, char **why);
 int ssh_rmdir(struct transport *t, const char *path, char **why);
 int ssh_chmod(struct transport *t, const char *path, int mode, char **why);
-/* A file kept open for appending (the journal mirror): each append
- * returns once the host acknowledged the bytes. */
+/* A file kept open for appending (the journal mirror): the bytes reach
+ * the host before anything started on it after the append (one ordered
+ * stream); closing waits until they are all written there. */
 struct ssh_file;
 struct ssh_file *ssh_append_open(struct transport *t, const char *path, int mode, char **why);
 int ssh_append(struct ssh_file *f, const char *buf, size_t n, char **why);

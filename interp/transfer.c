@@ -227,7 +227,11 @@ static int sudo_put(struct step_exec *x, int src_fd, const char *dest, int mode,
 {
 	struct sbuf cmd = {0};
 	char *pattern = xasprintf("%s.rb-tmp-XXXXXX", dest);
-	sbuf_adds(&cmd, "umask 077 && t=$(mktemp ");
+	sbuf_adds(&cmd, "if [ -d ");
+	shell_quote_word(&cmd, dest);
+	sbuf_adds(&cmd, " ]; then echo \"runbook: ");
+	shell_quote_dq(&cmd, dest);
+	sbuf_adds(&cmd, " is a folder: give the file's full path\" >&2; exit 1; fi; umask 077 && t=$(mktemp ");
 	shell_quote_word(&cmd, pattern);
 	sbuf_addf(&cmd, ") && { cat > \"$t\" && chmod %o \"$t\" && mv -f -- \"$t\" ", mode);
 	shell_quote_word(&cmd, dest);
@@ -352,16 +356,40 @@ static int finish(struct step_exec *x, int rc, const char *done)
 	return 0;
 }
 
+/* The rendered values of a transfer: its two templates and the cwd. */
+struct xfer {
+	char *a, *b, *cwd;
+};
+
+/* Renders what the transfer reads and logs what it does.  0, or -1 with
+ * x->why set; xfer_end either way. */
+static int xfer_begin(struct step_exec *x, const struct tmpl *ta, const struct tmpl *tb, struct xfer *X)
+{
+	X->a = rend(x, ta);
+	X->b = rend(x, tb);
+	X->cwd = exec_cwd(x);
+	if (!X->a || !X->b || x->why)
+		return -1;
+	char *what = shown(x);
+	stepio_log(x, "$ %s\n", what);
+	free(what);
+	return 0;
+}
+
+static void xfer_end(struct xfer *X)
+{
+	free(X->a);
+	free(X->b);
+	free(X->cwd);
+}
+
 int run_upload(struct step_exec *x)
 {
-	char *src = rend(x, x->st->xsrc), *dest = rend(x, x->st->xdest);
-	char *cwd = exec_cwd(x);
+	struct xfer X = {0};
 	int rc = -1;
-	if (!src || !dest || x->why)
+	if (xfer_begin(x, x->st->xsrc, x->st->xdest, &X) < 0)
 		goto out;
-	char *what = shown(x);
-	stepio_log(x, "$ %s\n", what ? what : "upload");
-	free(what);
+	const char *src = X.a, *dest = X.b, *cwd = X.cwd;
 	char *from = here_path(x, src), *to = host_path(x, dest, cwd);
 	int fd = open(from, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -381,22 +409,17 @@ int run_upload(struct step_exec *x)
 	free(from);
 	free(to);
 out:
-	free(src);
-	free(dest);
-	free(cwd);
+	xfer_end(&X);
 	return rc;
 }
 
 int run_write(struct step_exec *x)
 {
-	char *content = rend(x, x->st->xcontent), *dest = rend(x, x->st->xdest);
-	char *cwd = exec_cwd(x);
+	struct xfer X = {0};
 	int rc = -1;
-	if (!content || !dest || x->why)
+	if (xfer_begin(x, x->st->xcontent, x->st->xdest, &X) < 0)
 		goto out;
-	char *what = shown(x);
-	stepio_log(x, "$ %s\n", what ? what : "write");
-	free(what);
+	const char *content = X.a, *dest = X.b, *cwd = X.cwd;
 	char *to = host_path(x, dest, cwd);
 	int mode = x->st->xmode >= 0 ? x->st->xmode : 0644;
 	size_t len = strlen(content);
@@ -406,23 +429,18 @@ int run_write(struct step_exec *x)
 	free(done);
 	free(to);
 out:
-	free(content);
-	free(dest);
-	free(cwd);
+	xfer_end(&X);
 	return rc;
 }
 
 int run_download(struct step_exec *x)
 {
-	char *src = rend(x, x->st->xsrc), *dest = rend(x, x->st->xdest);
-	char *cwd = exec_cwd(x);
+	struct xfer X = {0};
 	int rc = -1;
 	char *tmp = NULL;
-	if (!src || !dest || x->why)
+	if (xfer_begin(x, x->st->xsrc, x->st->xdest, &X) < 0)
 		goto out;
-	char *what = shown(x);
-	stepio_log(x, "$ %s\n", what ? what : "download");
-	free(what);
+	const char *src = X.a, *dest = X.b, *cwd = X.cwd;
 	char *from = host_path(x, src, cwd), *to = here_path(x, dest);
 	int fd = temp_beside(to, &tmp);
 	if (fd < 0) {
@@ -464,9 +482,7 @@ int run_download(struct step_exec *x)
 	free(to);
 out:
 	free(tmp);
-	free(src);
-	free(dest);
-	free(cwd);
+	xfer_end(&X);
 	return rc;
 }
 
