@@ -72,6 +72,16 @@ int step_check(struct step_exec *x)
 	return ok;
 }
 
+/* Did sudo -n refuse for want of a password?  (Its own message is on
+ * stderr, first; it exits 1 without running anything.) */
+static bool sudo_refused(const struct step_exec *x)
+{
+	const struct sbuf *e = &x->out[1].keep;
+	if (!e->buf)
+		return false;
+	return strstr(e->buf, "sudo: a password is required") || strstr(e->buf, "sudo: a terminal is required");
+}
+
 /* One attempt of a command step: the action, then expectations, captures,
  * diagnoses and the check.  0 on success, -1 with x->why set. */
 static int run_command(struct step_exec *x)
@@ -111,6 +121,11 @@ static int run_command(struct step_exec *x)
 		char d[32];
 		format_duration(d, sizeof(d), x->timeout_ms);
 		x->why = xasprintf("timed out after %s", d);
+	} else if (!rc_expected(st, res.rc) && sudo_refused(x)) {
+		x->why = xasprintf("sudo wants a password%s%s: runbook runs 'sudo -n', which never asks; allow the "
+				   "command without a password (NOPASSWD in sudoers) for this user",
+				   strcmp(x->host->name, "local") ? " on " : "",
+				   strcmp(x->host->name, "local") ? x->host->name : "");
 	} else if (!rc_expected(st, res.rc)) {
 		char *want = rcs_text(st);
 		x->why = res.signal ? xasprintf("killed by signal %d (expected exit code %s)", res.signal, want)
