@@ -42,6 +42,9 @@
 #include <unistd.h>
 
 #define PGID_MARK "\036rb-pgid "
+/* SSH_DO's answer when our own deadline passed: the connection is fine,
+ * but the call was abandoned half-way (see sftp_abandon). */
+#define RB_DEADLINE (-10000)
 #define KEEPALIVE_S 15
 #define CHUNK 32768
 
@@ -213,7 +216,7 @@ static void mark_lost(struct conn *c, int rc)
 		conn_enter(c);                                             \
 		while (((rc) = (call)) == LIBSSH2_ERROR_EAGAIN)             \
 			if (conn_wait((c), (deadline)) < 0) {               \
-				(rc) = LIBSSH2_ERROR_TIMEOUT;               \
+				(rc) = RB_DEADLINE;                         \
 				break;                                      \
 			}                                                  \
 		conn_done(c);                                              \
@@ -430,7 +433,7 @@ static struct conn *conn_start(const struct host *h, char **why)
 	SSH_DO(c, rc, libssh2_session_handshake(c->s, c->sock), now_ms() + to);
 	if (rc) {
 		char *e = ssh_err(c, "handshake failed");
-		*why = rc == LIBSSH2_ERROR_TIMEOUT ? xasprintf("%s port %d accepted the connection but did not speak SSH "
+		*why = rc == RB_DEADLINE ? xasprintf("%s port %d accepted the connection but did not speak SSH "
 							       "within %llds", h->address, h->port, to / 1000)
 						   : xasprintf("%s port %d: %s", h->address, h->port, e);
 		free(e);
@@ -1164,15 +1167,19 @@ static void sftp_close(struct conn *c, LIBSSH2_SFTP_HANDLE *fh)
 	SSH_DO(c, rc, libssh2_sftp_close_handle(fh), now_ms() + 10000);
 }
 
-/* Writes all of buf to fh.  0 or -1 with *why. */
+/* Writes all of buf to fh.  0 or -1 with *why.  The deadline is looked
+ * at between writes, never inside one: a call abandoned half-way would
+ * leave the SFTP channel unusable (a stuck network is noticed by the
+ * keepalives instead). */
 static int sftp_write_all(struct conn *c, LIBSSH2_SFTP_HANDLE *fh, const char *buf, size_t n, long long deadline,
 			  const char *path, char **why)
 {
 	while (n) {
-		ssize_t w;
-		SSH_DO(c, w, libssh2_sftp_write(fh, buf, n), deadline);
+		ssize_t w = RB_DEADLINE;
+		if (!deadline || now_ms() < deadline)
+			SSH_DO(c, w, libssh2_sftp_write(fh, buf, n), 0);
 		if (w <= 0) {
-			*why = w == LIBSSH2_ERROR_TIMEOUT ? xasprintf("writing %s on %s timed out", path, c->where)
+			*why = w == RB_DEADLINE ? xasprintf("writing %s on %s timed out", path, c->where)
 							  : sftp_err(c, "write", path);
 			return -1;
 		}
@@ -1427,12 +1434,13 @@ static int ssh_get(struct transport *t, struct get_req *r, char **why, bool *los
 	r->size = 0;
 	char buf[CHUNK];
 	for (;;) {
-		ssize_t n;
-		SSH_DO(c, n, libssh2_sftp_read(fh, buf, sizeof(buf)), r->deadline);
+		ssize_t n = RB_DEADLINE;
+		if (!r->deadline || now_ms() < r->deadline)
+			SSH_DO(c, n, libssh2_sftp_read(fh, buf, sizeof(buf)), 0);
 		if (n == 0)
 			break;
 		if (n < 0) {
-			*why = n == LIBSSH2_ERROR_TIMEOUT ? xasprintf("reading %s on %s timed out", r->src, c->where)
+			*why = n == RB_DEADLINE ? xasprintf("reading %s on %s timed out", r->src, c->where)
 							  : sftp_err(c, "read", r->src);
 			rc = -1;
 			break;

@@ -149,11 +149,15 @@ static int land(int fd, const char *tmp, const char *path, int mode, char **why)
 	return 0;
 }
 
-static int copy_fd(int from, int to, long long *n, char **why)
+static int copy_fd(int from, int to, long long *n, long long deadline, char **why)
 {
 	char buf[65536];
 	*n = 0;
 	for (;;) {
+		if (deadline && now_ms() >= deadline) {
+			*why = xstrdup("timed out");
+			return -1;
+		}
 		ssize_t r = read(from, buf, sizeof(buf));
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -500,7 +504,7 @@ int local_put(struct transport *t, const struct put_req *r, char **why, bool *lo
 	long long n = 0;
 	int rc = 0;
 	if (r->src_fd >= 0) {
-		rc = copy_fd(r->src_fd, fd, &n, why);
+		rc = copy_fd(r->src_fd, fd, &n, r->deadline, why);
 	} else {
 		for (size_t off = 0; off < r->len && rc == 0;) {
 			ssize_t w = write(fd, r->buf + off, r->len - off);
@@ -536,7 +540,7 @@ int local_get(struct transport *t, struct get_req *r, char **why, bool *lost)
 		return -1;
 	}
 	r->mode = (int)(st.st_mode & 07777);
-	int rc = copy_fd(fd, r->dst_fd, &r->size, why);
+	int rc = copy_fd(fd, r->dst_fd, &r->size, r->deadline, why);
 	close(fd);
 	return rc;
 }
