@@ -64,6 +64,17 @@ void *co_self(void)
 	return S.cur;
 }
 
+void co_wake(void *task)
+{
+	struct task *t = task;
+	if (t && t->state == T_WAIT) {
+		for (nfds_t k = 0; k < t->n; k++)
+			t->pf[k].revents = 0;
+		t->result = 0;
+		t->state = T_RUN;
+	}
+}
+
 /* --- switching (with the sanitizers' annotations) ------------------------ */
 
 static void to_task(struct task *t)

@@ -30,6 +30,10 @@ int co_poll(struct pollfd *pf, nfds_t n, int timeout_ms);
 bool co_in_task(void);
 /* The calling task (an identity to compare), NULL in the main flow. */
 void *co_self(void);
+/* Ends the wait of task (from co_self) now, as if its timeout passed:
+ * its co_poll returns 0.  For a waiter whose data another task may have
+ * taken into a library's buffers (a shared SSH session). */
+void co_wake(void *task);
 
 /* Runs fn(ctx, i) for i = 0..n-1 as tasks, at most `parallel` at once
  * (0 or 1: one after another, without tasks).  Before starting task i it

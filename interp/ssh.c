@@ -53,12 +53,17 @@ struct conn {
 	int sock;
 	LIBSSH2_SESSION *s;
 	LIBSSH2_SFTP *sftp;
+	bool sftp_dead;       /* its channel ended: started afresh when needed */
 	char *where;          /* user@address:port */
 	bool lost;
 	char *lost_why;
 	enum login_shell { SHELL_OTHER, SHELL_POSIX, SHELL_SH } shell;
 	void *busy;           /* the task whose call blocked on sending */
 	bool busy_set;
+	/* tasks waiting on the socket: a call by another task may read what
+	 * they wait for into libssh2's buffers, leaving the socket quiet */
+	void *waiters[8];
+	int nwaiters;
 	long long next_keepalive;
 };
 
@@ -163,7 +168,21 @@ static int conn_wait(struct conn *c, long long deadline)
 	if (deadline && (!until || deadline < until))
 		until = deadline;
 	int wait = until ? (until > now ? (int)(until - now) : 0) : -1;
+	/* another task waits on this session too: a call of its may take
+	 * our data without completing (EAGAIN), so look again soon */
+	if (c->nwaiters && (wait < 0 || wait > 50))
+		wait = 50;
+	bool listed = c->nwaiters < (int)ARRAY_LEN(c->waiters);
+	if (listed)
+		c->waiters[c->nwaiters++] = co_self();
 	co_poll(pf, 2, wait);
+	if (listed) {
+		for (int i = 0; i < c->nwaiters; i++)
+			if (c->waiters[i] == co_self()) {
+				c->waiters[i] = c->waiters[--c->nwaiters];
+				break;
+			}
+	}
 	if (pf[1].revents)
 		sig_drain();
 	if (c->next_keepalive && now_ms() >= c->next_keepalive && !(dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)) {
@@ -178,6 +197,12 @@ static void conn_done(struct conn *c)
 {
 	if (c->busy_set && c->busy == co_self())
 		c->busy_set = false;
+	/* a call went through: whatever it read for the others is theirs to
+	 * look at now */
+	void *me = co_self();
+	for (int i = 0; i < c->nwaiters; i++)
+		if (c->waiters[i] != me)
+			co_wake(c->waiters[i]);
 }
 
 /* libssh2's last error as text (malloc'ed). */
@@ -231,6 +256,47 @@ static void mark_lost(struct conn *c, int rc)
 		while (!((p) = (call)) &&                                          \
 		       libssh2_session_last_errno((c)->s) == LIBSSH2_ERROR_EAGAIN)  \
 			if (conn_wait((c), (deadline)) < 0)                         \
+				break;                                              \
+		conn_done(c);                                                      \
+		if (!(p) && is_fatal(libssh2_session_last_errno((c)->s)))          \
+			mark_lost((c), libssh2_session_last_errno((c)->s));        \
+	} while (0)
+
+/* The same for SFTP calls, which also stop when the SFTP channel ended
+ * (an sftp-server that died answers nothing, and the session lives on):
+ * rc is then LIBSSH2_ERROR_CHANNEL_CLOSED and the subsystem is started
+ * afresh by the next call (sftp_of). */
+static bool sftp_dead(struct conn *c)
+{
+	if (c->sftp && !c->sftp_dead && libssh2_channel_eof(libssh2_sftp_get_channel(c->sftp)))
+		c->sftp_dead = true;
+	return c->sftp_dead;
+}
+
+#define SFTP_DO(c, rc, call, deadline)                                     \
+	do {                                                               \
+		conn_enter(c);                                             \
+		while (((rc) = (call)) == LIBSSH2_ERROR_EAGAIN) {           \
+			if (sftp_dead(c)) {                                 \
+				(rc) = LIBSSH2_ERROR_CHANNEL_CLOSED;           \
+				break;                                      \
+			}                                                  \
+			if (conn_wait((c), (deadline)) < 0) {               \
+				(rc) = RB_DEADLINE;                         \
+				break;                                      \
+			}                                                  \
+		}                                                          \
+		conn_done(c);                                              \
+		if ((rc) < 0 && is_fatal(rc))                              \
+			mark_lost((c), (rc));                              \
+	} while (0)
+
+#define SFTP_PTR(c, p, call, deadline)                                             \
+	do {                                                                       \
+		conn_enter(c);                                                     \
+		while (!((p) = (call)) &&                                          \
+		       libssh2_session_last_errno((c)->s) == LIBSSH2_ERROR_EAGAIN)  \
+			if (sftp_dead(c) || conn_wait((c), (deadline)) < 0)         \
 				break;                                              \
 		conn_done(c);                                                      \
 		if (!(p) && is_fatal(libssh2_session_last_errno((c)->s)))          \
@@ -1116,6 +1182,13 @@ static int ssh_exec(struct transport *t, const struct exec_req *req, struct exec
 
 static LIBSSH2_SFTP *sftp_of(struct conn *c, char **why)
 {
+	if (c->sftp && sftp_dead(c)) {
+		/* its handles went with it (their owners skip closing them) */
+		int rc;
+		SSH_DO(c, rc, libssh2_sftp_shutdown(c->sftp), now_ms() + 2000);
+		c->sftp = NULL;
+		c->sftp_dead = false;
+	}
 	if (c->sftp)
 		return c->sftp;
 	if (c->lost) {
@@ -1138,6 +1211,8 @@ static char *sftp_err(struct conn *c, const char *what, const char *path)
 			: e == LIBSSH2_FX_FILE_ALREADY_EXISTS			    ? "it already exists"
 			: e == LIBSSH2_FX_FAILURE ? "failure (a full disk, or the path exists?)"
 						  : NULL;
+	if (sftp_dead(c))
+		return xasprintf("cannot %s %s on %s: the SFTP subsystem ended", what, path, c->where);
 	if (m)
 		return xasprintf("cannot %s %s on %s: %s", what, path, c->where, m);
 	char *s = ssh_err(c, "error");
@@ -1153,7 +1228,7 @@ static LIBSSH2_SFTP_HANDLE *sftp_open(struct conn *c, const char *path, unsigned
 	if (!sf)
 		return NULL;
 	LIBSSH2_SFTP_HANDLE *fh;
-	SSH_PTR(c, fh, libssh2_sftp_open_ex(sf, path, (unsigned)strlen(path), flags, mode, type), deadline);
+	SFTP_PTR(c, fh, libssh2_sftp_open_ex(sf, path, (unsigned)strlen(path), flags, mode, type), deadline);
 	if (!fh)
 		*why = sftp_err(c, type == LIBSSH2_SFTP_OPENDIR ? "open the folder" : "open", path);
 	return fh;
@@ -1162,9 +1237,9 @@ static LIBSSH2_SFTP_HANDLE *sftp_open(struct conn *c, const char *path, unsigned
 static void sftp_close(struct conn *c, LIBSSH2_SFTP_HANDLE *fh)
 {
 	int rc;
-	if (c->lost)
-		return; /* the handle dies with the session */
-	SSH_DO(c, rc, libssh2_sftp_close_handle(fh), now_ms() + 10000);
+	if (c->lost || sftp_dead(c))
+		return; /* the handle dies with the session or the subsystem */
+	SFTP_DO(c, rc, libssh2_sftp_close_handle(fh), now_ms() + 10000);
 }
 
 /* Writes all of buf to fh.  0 or -1 with *why.  The deadline is looked
@@ -1177,7 +1252,7 @@ static int sftp_write_all(struct conn *c, LIBSSH2_SFTP_HANDLE *fh, const char *b
 	while (n) {
 		ssize_t w = RB_DEADLINE;
 		if (!deadline || now_ms() < deadline)
-			SSH_DO(c, w, libssh2_sftp_write(fh, buf, n), 0);
+			SFTP_DO(c, w, libssh2_sftp_write(fh, buf, n), 0);
 		if (w <= 0) {
 			*why = w == RB_DEADLINE ? xasprintf("writing %s on %s timed out", path, c->where)
 							  : sftp_err(c, "write", path);
@@ -1197,7 +1272,7 @@ int ssh_mkdir(struct transport *t, const char *path, int mode, bool *exists, cha
 	if (!sf)
 		return -1;
 	int rc;
-	SSH_DO(c, rc, libssh2_sftp_mkdir_ex(sf, path, (unsigned)strlen(path), mode), now_ms() + 30000);
+	SFTP_DO(c, rc, libssh2_sftp_mkdir_ex(sf, path, (unsigned)strlen(path), mode), now_ms() + 30000);
 	if (rc == 0)
 		return 0;
 	unsigned long e = libssh2_sftp_last_error(sf);
@@ -1205,7 +1280,7 @@ int ssh_mkdir(struct transport *t, const char *path, int mode, bool *exists, cha
 	if (!c->lost && (e == LIBSSH2_FX_FILE_ALREADY_EXISTS || e == LIBSSH2_FX_FAILURE)) {
 		LIBSSH2_SFTP_ATTRIBUTES a;
 		int s;
-		SSH_DO(c, s, libssh2_sftp_stat_ex(sf, path, (unsigned)strlen(path), LIBSSH2_SFTP_STAT, &a), now_ms() + 30000);
+		SFTP_DO(c, s, libssh2_sftp_stat_ex(sf, path, (unsigned)strlen(path), LIBSSH2_SFTP_STAT, &a), now_ms() + 30000);
 		if (s == 0) {
 			*exists = true;
 			return -1;
@@ -1241,7 +1316,7 @@ int ssh_get_bytes(struct transport *t, const char *path, char **out, size_t *n, 
 	int rc = 0;
 	for (;;) {
 		ssize_t r;
-		SSH_DO(c, r, libssh2_sftp_read(fh, buf, sizeof(buf)), deadline);
+		SFTP_DO(c, r, libssh2_sftp_read(fh, buf, sizeof(buf)), deadline);
 		if (r == 0)
 			break;
 		if (r < 0) {
@@ -1268,7 +1343,7 @@ int ssh_unlink(struct transport *t, const char *path, char **why)
 	if (!sf)
 		return -1;
 	int rc;
-	SSH_DO(c, rc, libssh2_sftp_unlink_ex(sf, path, (unsigned)strlen(path)), now_ms() + 30000);
+	SFTP_DO(c, rc, libssh2_sftp_unlink_ex(sf, path, (unsigned)strlen(path)), now_ms() + 30000);
 	if (rc) {
 		*why = sftp_err(c, "remove", path);
 		return -1;
@@ -1283,7 +1358,7 @@ int ssh_rmdir(struct transport *t, const char *path, char **why)
 	if (!sf)
 		return -1;
 	int rc;
-	SSH_DO(c, rc, libssh2_sftp_rmdir_ex(sf, path, (unsigned)strlen(path)), now_ms() + 30000);
+	SFTP_DO(c, rc, libssh2_sftp_rmdir_ex(sf, path, (unsigned)strlen(path)), now_ms() + 30000);
 	if (rc) {
 		*why = sftp_err(c, "remove the folder", path);
 		return -1;
@@ -1306,7 +1381,7 @@ int ssh_list(struct transport *t, const char *path, char ***names, size_t *n, ch
 	for (;;) {
 		LIBSSH2_SFTP_ATTRIBUTES a;
 		int r;
-		SSH_DO(c, r, libssh2_sftp_readdir_ex(dh, name, sizeof(name), NULL, 0, &a), deadline);
+		SFTP_DO(c, r, libssh2_sftp_readdir_ex(dh, name, sizeof(name), NULL, 0, &a), deadline);
 		if (r == 0)
 			break;
 		if (r < 0) {
@@ -1365,13 +1440,13 @@ static int ssh_put(struct transport *t, const struct put_req *r, char **why, boo
 	/* the mode as asked, whatever the remote umask made of it */
 	LIBSSH2_SFTP_ATTRIBUTES a = {.flags = LIBSSH2_SFTP_ATTR_PERMISSIONS, .permissions = (unsigned long)r->mode};
 	int s;
-	SSH_DO(c, s, libssh2_sftp_fsetstat(fh, &a), r->deadline);
+	SFTP_DO(c, s, libssh2_sftp_fsetstat(fh, &a), r->deadline);
 	if (s) {
 		*why = sftp_err(c, "set the mode of", tmp);
 		goto fail;
 	}
 	/* durable before it replaces anything (servers without fsync@openssh.com: skipped) */
-	SSH_DO(c, s, libssh2_sftp_fsync(fh), r->deadline);
+	SFTP_DO(c, s, libssh2_sftp_fsync(fh), r->deadline);
 	sftp_close(c, fh);
 	fh = NULL;
 	/* SFTP's rename refuses an existing target on OpenSSH: mv -f is rename(2) */
@@ -1429,14 +1504,14 @@ static int ssh_get(struct transport *t, struct get_req *r, char **why, bool *los
 	}
 	LIBSSH2_SFTP_ATTRIBUTES a;
 	int s, rc = 0;
-	SSH_DO(c, s, libssh2_sftp_fstat(fh, &a), r->deadline);
+	SFTP_DO(c, s, libssh2_sftp_fstat(fh, &a), r->deadline);
 	r->mode = s == 0 && (a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) ? (int)(a.permissions & 07777) : 0644;
 	r->size = 0;
 	char buf[CHUNK];
 	for (;;) {
 		ssize_t n = RB_DEADLINE;
 		if (!r->deadline || now_ms() < r->deadline)
-			SSH_DO(c, n, libssh2_sftp_read(fh, buf, sizeof(buf)), 0);
+			SFTP_DO(c, n, libssh2_sftp_read(fh, buf, sizeof(buf)), 0);
 		if (n == 0)
 			break;
 		if (n < 0) {
@@ -1484,7 +1559,7 @@ int ssh_chmod(struct transport *t, const char *path, int mode, char **why)
 		return -1;
 	LIBSSH2_SFTP_ATTRIBUTES a = {.flags = LIBSSH2_SFTP_ATTR_PERMISSIONS, .permissions = (unsigned long)mode};
 	int rc;
-	SSH_DO(c, rc, libssh2_sftp_stat_ex(sf, path, (unsigned)strlen(path), LIBSSH2_SFTP_SETSTAT, &a),
+	SFTP_DO(c, rc, libssh2_sftp_stat_ex(sf, path, (unsigned)strlen(path), LIBSSH2_SFTP_SETSTAT, &a),
 	       now_ms() + 30000);
 	if (rc) {
 		*why = sftp_err(c, "change the mode of", path);

@@ -204,3 +204,40 @@ sshd_loglevel() {
 # sshd_logins NAME: how many connections the server has authenticated
 # since its LogLevel was raised to INFO or more (sshd_loglevel)
 sshd_logins() { grep -c 'Accepted publickey' "$T/ssh/$1.log"; }
+
+# sshd_cut NAME: drops every connection of a server, keeping it listening:
+# kills all the sshd processes under its listener (per-connection monitor,
+# session, sftp subsystem), at any depth, while the commands they run live
+# on — a dead network as the client sees it.  (sshd_drop misses the
+# connection's own process when it has children: its recursion shares
+# the loop variable.)
+_sshd_tree_all() {
+	for _c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		(_sshd_tree_all "$_c")
+		[ "$(ps -o comm= -p "$_c" 2>/dev/null)" = sshd ] && echo "$_c"
+	done
+}
+sshd_cut() {
+	_lp=$(cat "$T/ssh/$1.pid")
+	# shellcheck disable=SC2046
+	kill -KILL $(_sshd_tree_all "$_lp") 2>/dev/null
+	return 0
+}
+
+# sshd_listen_on NAME PORT: moves a server to another port of its address
+# (e.g. 22, as root, to see how a pin on the default port is written);
+# SIGHUP, as sshd_loglevel.  Fails if the server does not listen again.
+sshd_listen_on() {
+	_d="$T/ssh"
+	sed -i "s/^ListenAddress .*/ListenAddress $(cat "$_d/$1.addr"):$2/" "$_d/$1.conf"
+	_lp=$(cat "$_d/$1.pid")
+	rm -f "$_d/$1.pid"
+	kill -HUP "$_lp" || return 1
+	_w=0
+	while [ $_w -lt 100 ] && [ ! -s "$_d/$1.pid" ]; do
+		sleep 0.05
+		_w=$((_w + 1))
+	done
+	[ -s "$_d/$1.pid" ] || return 1
+	echo "$2" >"$_d/$1.port"
+}

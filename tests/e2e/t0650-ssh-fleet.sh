@@ -90,7 +90,8 @@ done
 # each host waits (up to 5 s) until all three have started, so every
 # start comes before any end only if they really ran at the same time
 rm -f "$trace"
-rb run "$rbk" --inventory "$inv" -p dir="$D" -p par=parallel
+start run "$rbk" --inventory "$inv" -p dir="$D" -p par=parallel
+finish
 expect_rc 0 "a step with parallel: 3"
 for s in a b c; do
 	for e in a b c; do
@@ -129,7 +130,8 @@ out_has "rolled back"
 
 # --- 4. parallel failure on b: a and c finish, both are undone ----------------------
 rm -f "$trace"
-rb run "$rbk" --inventory "$inv" -p dir="$D" -p par=parallel -p failon=b
+start run "$rbk" --inventory "$inv" -p dir="$D" -p par=parallel -p failon=b
+finish
 expect_rc 1 "parallel: the step fails on b"
 check "parallel failure: a and c (already started) finished" sh -c 'grep -qx "end a" "$1" && grep -qx "end c" "$1"' _ "$trace"
 check "parallel failure: the step is undone where it completed (a and c), not on b" \
@@ -180,8 +182,13 @@ EOF2
 EOF2
 } >"$T/twenty.yml"
 for h in a b c; do sshd_logins $h >"$T/logins-$h"; done
-rb run "$T/twenty.yml" --inventory "$inv" -p dir="$D"
+t0=$(date +%s)
+start run "$T/twenty.yml" --inventory "$inv" -p dir="$D"
+finish
+t1=$(date +%s)
 expect_rc 0 "a 20-step run on the three hosts, parallel: 3 (commands, sudo, a check, 8 writes, 2 uploads, a download)"
+# 20 steps of 3 hosts at once, each a few remote commands of ~0.1 s
+check "the 20-step run took less than 20 s ($((t1 - t0)) s)" test $((t1 - t0)) -lt 20
 check "the 20 steps ran on every host" \
 	sh -c 'for h in a b c; do test "$(wc -l <"$1/twenty-$h")" = 7 && test "$(cat "$2/dl-$h")" = $h && test -e "$1/sw-$h" || exit 1; done' _ "$D" "$T"
 # (sshd writes its log line as it accepts; give it a moment to flush)
