@@ -22,6 +22,13 @@ const char *run_state_name(const struct run_state *rs, bool live)
 	case 4: return rolling ? "rollback paused" : "paused";
 	case 5: return "precondition failed";
 	case 130: return rolling ? "rollback interrupted" : "interrupted";
+	case 1: {
+		/* stopped by a lost SSH connection: not over, resumable */
+		const char *st = jv_str(rs->end, "status");
+		if (st && strstr(st, "lost the connection"))
+			return rolling ? "rollback interrupted" : "connection lost";
+		return rs->rollback == RB_DONE ? "rolled back" : "failed";
+	}
 	default: return rs->rollback == RB_DONE ? "rolled back" : "failed";
 	}
 }

@@ -27,8 +27,8 @@ char *run_find(const char *state_dir, const char *arg, struct rb_error *err);
 int run_open(const char *state_dir, const char *id, struct run_info *ri, struct rb_error *err);
 void run_info_release(struct run_info *ri);
 
-/* "running", "interrupted", "paused", "failed", "succeeded",
- * "precondition failed", "rollback failed", or "unreadable". */
+/* "running", "interrupted", "connection lost", "paused", "failed",
+ * "succeeded", "precondition failed", "rollback failed", or "unreadable". */
 const char *run_state_name(const struct run_state *rs, bool live);
 /* Can `resume` continue it? */
 bool run_unfinished(const struct run_info *ri);

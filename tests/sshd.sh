@@ -101,12 +101,13 @@ sshd_port() { cat "$T/ssh/$1.port"; }
 # The sshd processes under PID (per-connection monitors and sessions),
 # not the commands they run: killing them drops the connections the way a
 # crashed server or a dead network does, and the commands live on.
-_sshd_tree() {
+_sshd_tree() (
+	# a subshell: the recursion must not share the loop variable
 	for _c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
 		_sshd_tree "$_c"
 		[ "$(ps -o comm= -p "$_c" 2>/dev/null)" = sshd ] && echo "$_c"
 	done
-}
+)
 
 # Kills the listener and every connection it serves.
 sshd_stop() {

@@ -29,6 +29,7 @@ mode() { stat -c %a "$1" 2>/dev/null; }
 ino() { stat -c %i "$1" 2>/dev/null; }
 leftovers() { find "$T" -name '*.rb-tmp-*' 2>/dev/null; }
 no_leftovers() { test -z "$(leftovers)"; }
+clear_leftovers() { find "$T" -name '*.rb-tmp-*' -exec rm -f {} + 2>/dev/null; }
 SECRET='Wr1te-S3cret-q9'
 # rb from a folder that is not the runbook's: relative operator paths
 # must not depend on it
@@ -167,7 +168,8 @@ EOF2
 # each kind, each case: the run fails (exit 1), names the destination,
 # leaves what was there, runs nothing after, leaves no temporary file
 fails() { # what target sudo dest
-	rm -f $(leftovers) "$4.after" # (each case on its own)
+	clear_leftovers # (each case on its own)
+	rm -f "$4.after"
 	rbx run "$R/fail.yml" --inventory "$inv" --target "$2" -p sudo="$3" -p dest="$4"
 	expect_rc 1 "$1: the upload fails the run"
 	check "$1: the failure names the destination" grep -qF "$4" "$out"
@@ -236,7 +238,7 @@ check "ssh, timeout: the old file is intact" test "$(cat "$D/fail/huge.bin")" = 
 check "ssh, timeout: no .rb-tmp- file is left on the host" no_leftovers
 check "ssh, timeout: the step after did not run" test ! -e "$D/fail/slow.after"
 check "ssh, timeout: the remote lock is released at the end" test ! -e "$T/remote-web/lock"
-rm -f $(leftovers)
+clear_leftovers
 # locally: 512 MB of zeros cannot be written and synced in 300 ms
 truncate -s 512M "$R/huge.bin"
 sed -i 's/timeout: 1s/timeout: 300ms/' "$R/slow.yml"
@@ -248,7 +250,8 @@ check "local, timeout: it ended within a few seconds" test $((t1 - t0)) -le 3
 check "local, timeout: the step is reported failed, timed out" grep -Eq 'slow .*failed.*timed out' "$out"
 check "local, timeout: the old file is intact" test "$(cat "$D/fail/huge.bin")" = "old huge"
 check "local, timeout: no .rb-tmp- file is left" no_leftovers
-rm -f $(leftovers) "$R/huge.bin" "$D/fail/huge.bin"
+clear_leftovers
+rm -f "$R/huge.bin" "$D/fail/huge.bin"
 
 # --- 4. check after a write; undo of a write restores the old content -----------
 for K in ssh sudo; do

@@ -23,8 +23,6 @@ echo "groups: { app: [a, b, c] }" >>"$inv"
 D=$T/d
 mkdir -p "$D"
 trace=$D/trace
-# the trace's lines as one string
-tr_() { tr '\n' ' ' <"$trace" 2>/dev/null | sed 's/ $//'; }
 # line number of the first line of the trace equal to $1
 at() { grep -nx -- "$1" "$trace" 2>/dev/null | head -1 | cut -d: -f1; }
 before() { # LINE1 LINE2: both in the trace, LINE1 first
