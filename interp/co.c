@@ -227,7 +227,7 @@ void co_run(size_t n, size_t parallel, void (*fn)(void *ctx, size_t i), bool (*m
 	S.fn = fn;
 	S.ctx = ctx;
 	struct task **v = xcalloc(parallel, sizeof(*v));
-	size_t nv = 0, next = 0;
+	size_t nv = 0, next = 0, inline_from = n;
 	bool stop = false;
 	for (;;) {
 		while (!stop && nv < parallel && next < n) {
@@ -237,9 +237,12 @@ void co_run(size_t n, size_t parallel, void (*fn)(void *ctx, size_t i), bool (*m
 			}
 			struct task *t = task_new(next);
 			if (!t) {
-				/* no memory for a stack: this host runs in the main flow */
-				fn(ctx, next++);
-				continue;
+				/* no memory for a stack: the rest run one after
+				 * another once the running tasks are done (never in
+				 * the main flow beside suspended tasks) */
+				stop = true;
+				inline_from = next;
+				break;
 			}
 			next++;
 			v[nv++] = t;
@@ -268,4 +271,9 @@ void co_run(size_t n, size_t parallel, void (*fn)(void *ctx, size_t i), bool (*m
 	}
 	free(v);
 	S.active = false;
+	for (size_t i = inline_from; i < n; i++) {
+		if (more && !more(ctx))
+			break;
+		fn(ctx, i);
+	}
 }

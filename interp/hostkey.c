@@ -181,6 +181,29 @@ enum hostkey_verdict hostkey_check(const char *file, const char *address, int po
 	} else if (r == LIBSSH2_KNOWNHOST_CHECK_FAILURE) {
 		v = HOSTKEY_ERROR;
 		*pinned = xasprintf("cannot check the key against %s", file);
+	} else {
+		/* no key of this type is pinned, but one of another type is:
+		 * the host was asked for that type first, so offering another
+		 * one is a change too, not a stranger to trust */
+		static const char dummy[] = "\0\0\0\0";
+		for (size_t i = 0; i < ARRAY_LEN(kinds) && v == HOSTKEY_UNKNOWN; i++) {
+			if (kinds[i].kh == key->kh_type)
+				continue;
+			int o = libssh2_knownhost_checkp(kh, address, port, dummy, 4,
+							 LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
+								 kinds[i].kh,
+							 &found);
+			if (o == LIBSSH2_KNOWNHOST_CHECK_MISMATCH) {
+				v = HOSTKEY_CHANGED;
+				size_t n = 0;
+				unsigned char *old = found && found->key ? b64_decode(found->key, &n) : NULL;
+				char fp[64] = "an unreadable key";
+				if (old)
+					hostkey_fingerprint(old, n, fp);
+				free(old);
+				*pinned = xasprintf("%s (a key of another type: %s)", fp, kinds[i].methods);
+			}
+		}
 	}
 	libssh2_knownhost_free(kh);
 	return v;

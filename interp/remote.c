@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -127,6 +128,12 @@ static enum take take_one(struct host *h, const struct lock_holder *me, const ch
 	bool exists;
 	if (ssh_mkdir(h->tr, dir, 0755, &exists, why) == 0) {
 		r = ssh_put_bytes(h->tr, file, mine, strlen(mine), 0644, false, why) == 0 ? TAKE_OK : TAKE_ERROR;
+		if (r == TAKE_ERROR) {
+			/* an empty lock folder would refuse every later run */
+			char *ignored = NULL;
+			ssh_rmdir(h->tr, dir, &ignored);
+			free(ignored);
+		}
 		goto out;
 	}
 	if (!exists)
@@ -258,6 +265,30 @@ int remote_lock(struct remote *R, struct plan *p, const struct lock_holder *me, 
 
 /* --- the mirror -------------------------------------------------------------- */
 
+/* The state folder is shared like /tmp: a run's folder must be the login
+ * user's own (owner, 0700, a real folder), or another account of the
+ * host could plant a journal and a runbook there for a resume to run. */
+static int own_dir(struct host *h, const char *dir, char **why)
+{
+	unsigned long me, uid, mode, hmode;
+	char *e = NULL;
+	if (ssh_lstat(h->tr, ".", &me, &hmode, &e) < 0 || ssh_lstat(h->tr, dir, &uid, &mode, why) < 0) {
+		if (e && !*why)
+			*why = e;
+		else
+			free(e);
+		return -1;
+	}
+	free(e);
+	if (uid != me || (mode & 0170000) != 0040000 || (mode & 077)) {
+		*why = xasprintf("%s on %s is not the login user's own 0700 folder (owner %lu, mode %04lo): it is not "
+				 "used",
+				 dir, h->name, uid, mode & 07777);
+		return -1;
+	}
+	return 0;
+}
+
 static void mirror_broken(struct remote_host *rh, const char *why)
 {
 	if (rh->broken)
@@ -335,8 +366,11 @@ static int mirror_host(struct remote_host *rh, const char *run_dir, const char *
 	free(rel);
 	bool exists;
 	int rc = -1;
-	if ((ssh_mkdir(h->tr, dir, 0700, &exists, why) < 0 && !exists) ||
-	    (ssh_mkdir(h->tr, mods, 0700, &exists, why) < 0 && !exists))
+	if (ssh_mkdir(h->tr, dir, 0700, &exists, why) < 0 && !exists)
+		goto out;
+	free(*why);
+	*why = NULL;
+	if (own_dir(h, dir, why) < 0 || (ssh_mkdir(h->tr, mods, 0700, &exists, why) < 0 && !exists))
 		goto out;
 	free(*why);
 	*why = NULL;
@@ -469,6 +503,31 @@ static bool unfinished(const char *state_dir, const char *id, const char *text, 
 	return yes;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path); /* best effort: what stays is said by the error */
+	return 0;
+}
+
+/* Copies the run from h's mirror into STATE/runs/ID; on failure nothing
+ * is left there (a half copy would pass for a run to resume). */
+static int fetch_run(struct host *h, const char *id, const char *state_dir, const char *journal, size_t jn,
+		     struct rb_error *err);
+
+static int fetch_whole(struct host *h, const char *id, const char *state_dir, const char *journal, size_t jn,
+		       struct rb_error *err)
+{
+	if (fetch_run(h, id, state_dir, journal, jn, err) == 0)
+		return 0;
+	char *local = xasprintf("%s/runs/%s", state_dir, id);
+	nftw(local, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(local);
+	return -1;
+}
+
 static int fetch_run(struct host *h, const char *id, const char *state_dir, const char *journal, size_t jn,
 		     struct rb_error *err)
 {
@@ -581,6 +640,16 @@ int remote_fetch(struct host *h, const char *run_arg, const char *state_dir, cha
 		if (run_arg && strcmp(id, run_arg) && strncmp(id, run_arg, strlen(run_arg)))
 			continue;
 		matches++;
+		char *rd = xasprintf("%s/%s", runs, id);
+		int own = own_dir(h, rd, &why);
+		free(rd);
+		if (own < 0) {
+			/* not ours: said, and skipped */
+			fprintf(stderr, "runbook: warning: %s\n", why);
+			free(why);
+			why = NULL;
+			continue;
+		}
 		char *rj = xasprintf("%s/%s/journal.jsonl", runs, id), *text = NULL;
 		size_t tn;
 		int g = ssh_get_bytes(h->tr, rj, &text, &tn, &why);
@@ -596,7 +665,7 @@ int remote_fetch(struct host *h, const char *run_arg, const char *state_dir, cha
 			if (stat(local, &st) == 0)
 				rb_error_add(err, "run %s is already in %s: 'runbook resume %s' continues it from there", id,
 					     local, id);
-			else if (fetch_run(h, id, state_dir, text, tn, err) == 0)
+			else if (fetch_whole(h, id, state_dir, text, tn, err) == 0)
 				*run_id = xstrdup(id);
 			free(local);
 			free(text);

@@ -45,7 +45,6 @@
 /* SSH_DO's answer when our own deadline passed: the connection is fine,
  * but the call was abandoned half-way (see sftp_abandon). */
 #define RB_DEADLINE (-10000)
-#define KEEPALIVE_S 15
 #define CHUNK 32768
 
 struct conn {
@@ -64,7 +63,6 @@ struct conn {
 	 * they wait for into libssh2's buffers, leaving the socket quiet */
 	void *waiters[8];
 	int nwaiters;
-	long long next_keepalive;
 };
 
 static struct conn *conn_of(const struct transport *t)
@@ -145,7 +143,10 @@ static void conn_enter(struct conn *c)
 }
 
 /* Waits until the socket can do what libssh2 blocked on, a signal
- * arrives, or deadline (0: none) passes.  Sends keepalives when due.
+ * arrives, or deadline (0: none) passes.  (No SSH keepalives: a
+ * keepalive that blocks half-sent would break the next call of whoever
+ * uses the session; the socket's TCP keepalives and user timeout find a
+ * peer that vanished.)
  * -1 when the deadline has passed. */
 static int conn_wait(struct conn *c, long long deadline)
 {
@@ -153,6 +154,8 @@ static int conn_wait(struct conn *c, long long deadline)
 	if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND) {
 		c->busy = co_self();
 		c->busy_set = true;
+	} else if (c->busy_set && c->busy == co_self()) {
+		c->busy_set = false; /* what was half sent went out */
 	}
 	long long now = now_ms();
 	if (deadline && now >= deadline)
@@ -164,9 +167,7 @@ static int conn_wait(struct conn *c, long long deadline)
 		pf[0].events |= POLLOUT;
 	if (!pf[0].events)
 		pf[0].events = POLLIN;
-	long long until = c->next_keepalive;
-	if (deadline && (!until || deadline < until))
-		until = deadline;
+	long long until = deadline;
 	int wait = until ? (until > now ? (int)(until - now) : 0) : -1;
 	/* another task waits on this session too: a call of its may take
 	 * our data without completing (EAGAIN), so look again soon */
@@ -185,11 +186,6 @@ static int conn_wait(struct conn *c, long long deadline)
 	}
 	if (pf[1].revents)
 		sig_drain();
-	if (c->next_keepalive && now_ms() >= c->next_keepalive && !(dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)) {
-		int next = KEEPALIVE_S;
-		libssh2_keepalive_send(c->s, &next);
-		c->next_keepalive = now_ms() + (long long)(next > 0 ? next : KEEPALIVE_S) * 1000;
-	}
 	return 0;
 }
 
@@ -283,6 +279,7 @@ static bool sftp_dead(struct conn *c)
 			}                                                  \
 			if (conn_wait((c), (deadline)) < 0) {               \
 				(rc) = RB_DEADLINE;                         \
+				(c)->sftp_dead = true; /* abandoned half-way */ \
 				break;                                      \
 			}                                                  \
 		}                                                          \
@@ -296,8 +293,10 @@ static bool sftp_dead(struct conn *c)
 		conn_enter(c);                                                     \
 		while (!((p) = (call)) &&                                          \
 		       libssh2_session_last_errno((c)->s) == LIBSSH2_ERROR_EAGAIN)  \
-			if (sftp_dead(c) || conn_wait((c), (deadline)) < 0)         \
+			if (sftp_dead(c) || conn_wait((c), (deadline)) < 0) {       \
+				(c)->sftp_dead = true;                              \
 				break;                                              \
+			}                                                           \
 		conn_done(c);                                                      \
 		if (!(p) && is_fatal(libssh2_session_last_errno((c)->s)))          \
 			mark_lost((c), libssh2_session_last_errno((c)->s));        \
@@ -755,8 +754,6 @@ static int ssh_open(struct transport *t, struct rb_error *err)
 		conn_free(c);
 		return -1;
 	}
-	libssh2_keepalive_config(c->s, 1, KEEPALIVE_S);
-	c->next_keepalive = now_ms() + KEEPALIVE_S * 1000;
 	probe_shell(c);
 	if (c->lost) {
 		rb_error_add(err, "host '%s': %s", t->host->name, c->lost_why);
@@ -986,20 +983,33 @@ static void deliver_err(struct run *r, const char *buf, size_t n)
 		r->sink->data(r->sink->ctx, 2, buf, n);
 		return;
 	}
+	/* the mark may follow what the login shell's startup files printed */
 	sbuf_add(&r->head, buf, n);
-	const char *nl = memchr(r->head.buf, '\n', r->head.len);
-	if (!nl && r->head.len < 64)
-		return;
-	r->head_done = true;
 	size_t ml = strlen(PGID_MARK);
-	size_t skip = 0;
-	if (nl && r->head.len >= ml && !memcmp(r->head.buf, PGID_MARK, ml)) {
-		r->pgid = strtol(r->head.buf + ml, NULL, 10);
-		skip = (size_t)(nl - r->head.buf) + 1;
+	const char *h = r->head.buf, *end = h + r->head.len;
+	for (const char *l = h; l < end;) {
+		const char *nl = memchr(l, '\n', (size_t)(end - l));
+		if (!nl)
+			break;
+		if ((size_t)(nl - l) >= ml && !memcmp(l, PGID_MARK, ml)) {
+			r->pgid = strtol(l + ml, NULL, 10);
+			r->head_done = true;
+			if (l > h)
+				r->sink->data(r->sink->ctx, 2, h, (size_t)(l - h));
+			if (nl + 1 < end)
+				r->sink->data(r->sink->ctx, 2, nl + 1, (size_t)(end - nl - 1));
+			sbuf_release(&r->head);
+			return;
+		}
+		l = nl + 1;
 	}
-	if (r->head.len > skip)
-		r->sink->data(r->sink->ctx, 2, r->head.buf + skip, r->head.len - skip);
-	sbuf_release(&r->head);
+	if (r->head.len > 8192 || !n) {
+		/* no mark: pass it all on (the command cannot be signalled) */
+		r->head_done = true;
+		if (r->head.len)
+			r->sink->data(r->sink->ctx, 2, r->head.buf, r->head.len);
+		sbuf_release(&r->head);
+	}
 }
 
 static int ssh_exec(struct transport *t, const struct exec_req *req, struct exec_sink *sink, struct exec_result *res)
@@ -1044,6 +1054,8 @@ static int ssh_exec(struct transport *t, const struct exec_req *req, struct exec
 	char buf[CHUNK];
 	long long kill_at = 0, give_up = 0;
 	bool eof[2] = {false, false};
+	bool close_sent = false, closed = false;
+	char *in_error = NULL;
 	while (!c->lost) {
 		bool progress = false;
 		/* stdin first, so a command waiting for input gets it */
@@ -1069,7 +1081,11 @@ static int ssh_exec(struct transport *t, const struct exec_req *req, struct exec
 						mark_lost(c, (int)w);
 						break;
 					}
-					/* the command stopped reading: no more input */
+					/* the command ended or stopped reading: no more
+					 * input; any other error must not pass for the
+					 * end of the input */
+					if (w != LIBSSH2_ERROR_CHANNEL_CLOSED && !libssh2_channel_eof(r.ch) && !in_error)
+						in_error = ssh_err(c, "cannot send the command's input");
 					in_open = false;
 					inoff = inlen;
 				}
@@ -1113,29 +1129,50 @@ static int ssh_exec(struct transport *t, const struct exec_req *req, struct exec
 				eof[s] = true;
 			}
 		}
-		if (c->lost || (eof[0] && eof[1]))
+		if (c->lost)
 			break;
-		if (libssh2_channel_eof(r.ch) && !progress) {
+		if (!(eof[0] && eof[1]) && libssh2_channel_eof(r.ch) && !progress) {
 			/* EOF came: what is buffered has been read above */
 			eof[0] = eof[1] = true;
 			continue;
 		}
+		if (eof[0] && eof[1]) {
+			/* the output is closed, but the command may still run
+			 * (`exec >log`): its end is the channel's close, which
+			 * sshd sends once it has exited, after its status */
+			int e = LIBSSH2_ERROR_EAGAIN;
+			conn_enter(c);
+			if (!close_sent && (e = libssh2_channel_close(r.ch)) != LIBSSH2_ERROR_EAGAIN)
+				close_sent = true;
+			if (close_sent && (e = libssh2_channel_wait_closed(r.ch)) != LIBSSH2_ERROR_EAGAIN) {
+				conn_done(c);
+				if (e < 0 && is_fatal(e))
+					mark_lost(c, e);
+				closed = e == 0;
+				break;
+			}
+			if (e != LIBSSH2_ERROR_EAGAIN)
+				conn_done(c);
+		}
 		long long now = now_ms();
-		/* signalling reads the socket on another channel: what it read
-		 * for this one is looked at before any wait */
-		if (sig_interrupted() && !res->interrupted && !res->timed_out) {
+		/* never while a write of ours is half sent: another channel's
+		 * call would break it; signalling reads the socket on another
+		 * channel, so what it read for this one is looked at before any
+		 * wait */
+		bool can_signal = !(libssh2_session_block_directions(c->s) & LIBSSH2_SESSION_BLOCK_OUTBOUND);
+		if (can_signal && sig_interrupted() && !res->interrupted && !res->timed_out) {
 			res->interrupted = true;
 			signal_group(c, req, r.pgid, "TERM");
 			kill_at = now_ms() + req->grace_ms;
 			progress = true;
 		}
-		if (deadline && now >= deadline && !res->timed_out && !res->interrupted) {
+		if (can_signal && deadline && now >= deadline && !res->timed_out && !res->interrupted) {
 			res->timed_out = true;
 			signal_group(c, req, r.pgid, "TERM");
 			kill_at = now_ms() + req->grace_ms;
 			progress = true;
 		}
-		if (kill_at && now_ms() >= kill_at) {
+		if (can_signal && kill_at && now_ms() >= kill_at) {
 			signal_group(c, req, r.pgid, "KILL");
 			kill_at = 0;
 			/* a process outside the group may keep the output open */
@@ -1152,26 +1189,39 @@ static int ssh_exec(struct transport *t, const struct exec_req *req, struct exec
 		conn_wait(c, until);
 	}
 	conn_done(c);
-	if (r.head.len && !r.head_done) {
-		r.head_done = true;
+	if (!r.head_done)
 		deliver_err(&r, "", 0);
-	}
 	sbuf_release(&r.head);
 	if (c->lost) {
 		res->lost = true;
 		res->rc = 255;
 		res->error = xstrdup(c->lost_why);
 		libssh2_channel_free(r.ch);
+		free(in_error);
 		return 0;
 	}
-	close_channel(c, r.ch, now_ms() + 10000);
+	if (!closed) {
+		/* given up after the kill: the status never came */
+		close_channel(c, r.ch, now_ms() + 2000);
+		libssh2_channel_free(r.ch);
+		res->rc = 255;
+		if (!res->timed_out && !res->interrupted)
+			res->error = xstrdup("the command's end was never seen");
+		free(in_error);
+		return 0;
+	}
+	if (in_error) {
+		res->rc = 127;
+		res->error = in_error;
+		in_error = NULL;
+	}
 	char *signame = NULL;
 	size_t slen = 0;
 	if (libssh2_channel_get_exit_signal(r.ch, &signame, &slen, NULL, NULL, NULL, NULL) == 0 && signame) {
 		res->signal = signal_number(signame);
 		res->rc = 128 + res->signal;
 		libssh2_free(c->s, signame);
-	} else {
+	} else if (!res->error) {
 		res->rc = libssh2_channel_get_exit_status(r.ch);
 	}
 	libssh2_channel_free(r.ch);
@@ -1505,7 +1555,8 @@ static int ssh_get(struct transport *t, struct get_req *r, char **why, bool *los
 	LIBSSH2_SFTP_ATTRIBUTES a;
 	int s, rc = 0;
 	SFTP_DO(c, s, libssh2_sftp_fstat(fh, &a), r->deadline);
-	r->mode = s == 0 && (a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) ? (int)(a.permissions & 07777) : 0644;
+	/* no setuid, setgid or sticky bit comes along */
+	r->mode = s == 0 && (a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) ? (int)(a.permissions & 0777) : 0644;
 	r->size = 0;
 	char buf[CHUNK];
 	for (;;) {
@@ -1550,6 +1601,24 @@ const struct transport_ops ssh_transport = {
 };
 
 /* --- small remote files: the lock and the journal mirror ------------------ */
+
+int ssh_lstat(struct transport *t, const char *path, unsigned long *uid, unsigned long *mode, char **why)
+{
+	struct conn *c = conn_of(t);
+	LIBSSH2_SFTP *sf = sftp_of(c, why);
+	if (!sf)
+		return -1;
+	LIBSSH2_SFTP_ATTRIBUTES a;
+	int rc;
+	SFTP_DO(c, rc, libssh2_sftp_stat_ex(sf, path, (unsigned)strlen(path), LIBSSH2_SFTP_LSTAT, &a), now_ms() + 30000);
+	if (rc || !(a.flags & LIBSSH2_SFTP_ATTR_UIDGID) || !(a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS)) {
+		*why = rc ? sftp_err(c, "look at", path) : xasprintf("%s on %s: no owner or mode", path, c->where);
+		return -1;
+	}
+	*uid = a.uid;
+	*mode = a.permissions;
+	return 0;
+}
 
 int ssh_chmod(struct transport *t, const char *path, int mode, char **why)
 {

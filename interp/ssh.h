@@ -88,6 +88,9 @@ int ssh_get_bytes(struct transport *t, const char *path, char **out, size_t *n, 
 int ssh_unlink(struct transport *t, const char *path, char **why);
 int ssh_rmdir(struct transport *t, const char *path, char **why);
 int ssh_chmod(struct transport *t, const char *path, int mode, char **why);
+/* The owner and mode (with the file type bits) of path, not following a
+ * symbolic link. */
+int ssh_lstat(struct transport *t, const char *path, unsigned long *uid, unsigned long *mode, char **why);
 /* A file kept open for appending (the journal mirror): the bytes reach
  * the host before anything started on it after the append (one ordered
  * stream); closing waits until they are all written there. */

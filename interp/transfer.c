@@ -229,6 +229,9 @@ static char *shell_why(const struct exec_result *res, struct collect *c, const c
 
 static int sudo_put(struct step_exec *x, int src_fd, const char *dest, int mode, char **why)
 {
+	/* the whole file or nothing: the script counts what it received */
+	struct stat st;
+	long long size = fstat(src_fd, &st) == 0 ? (long long)st.st_size : -1;
 	struct sbuf cmd = {0};
 	char *pattern = xasprintf("%s.rb-tmp-XXXXXX", dest);
 	sbuf_adds(&cmd, "if [ -d ");
@@ -237,7 +240,10 @@ static int sudo_put(struct step_exec *x, int src_fd, const char *dest, int mode,
 	shell_quote_dq(&cmd, dest);
 	sbuf_adds(&cmd, " is a folder: give the file's full path\" >&2; exit 1; fi; umask 077 && t=$(mktemp ");
 	shell_quote_word(&cmd, pattern);
-	sbuf_addf(&cmd, ") && { cat > \"$t\" && chmod %o \"$t\" && mv -f -- \"$t\" ", mode);
+	sbuf_addf(&cmd,
+		  ") && { cat > \"$t\" && { [ %lld -lt 0 ] || [ \"$(wc -c < \"$t\")\" -eq %lld ]; } && chmod %o \"$t\" && "
+		  "mv -f -- \"$t\" ",
+		  size, size, mode);
 	shell_quote_word(&cmd, dest);
 	sbuf_adds(&cmd, " || { rm -f -- \"$t\"; exit 1; }; }");
 	free(pattern);
@@ -287,7 +293,7 @@ static int sudo_get(struct step_exec *x, const char *src, int dst_fd, int *mode,
 		*why = xasprintf("cannot write the download: %s", strerror(c.werr));
 		rc = -1;
 	} else {
-		*mode = (int)strtol(sbuf_str(&c.err), NULL, 8) & 07777;
+		*mode = (int)strtol(sbuf_str(&c.err), NULL, 8) & 0777;
 	}
 	exec_result_release(&res);
 	sbuf_release(&c.err);
@@ -402,7 +408,7 @@ int run_upload(struct step_exec *x)
 		if (fd >= 0)
 			close(fd);
 	} else {
-		int mode = x->st->xmode >= 0 ? x->st->xmode : (int)(st.st_mode & 07777);
+		int mode = x->st->xmode >= 0 ? x->st->xmode : (int)(st.st_mode & 0777);
 		rc = put(x, fd, NULL, 0, to, mode, &x->why);
 		close(fd);
 		char *done = xasprintf("uploaded %lld bytes to %s:%s (mode %04o)", (long long)st.st_size,
@@ -539,7 +545,7 @@ int local_get(struct transport *t, struct get_req *r, char **why, bool *lost)
 			close(fd);
 		return -1;
 	}
-	r->mode = (int)(st.st_mode & 07777);
+	r->mode = (int)(st.st_mode & 0777);
 	int rc = copy_fd(fd, r->dst_fd, &r->size, r->deadline, why);
 	close(fd);
 	return rc;
