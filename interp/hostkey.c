@@ -156,6 +156,19 @@ char *hostkey_methods(const char *file, const char *address, int port)
 	return pinned.len ? sbuf_detach(&pinned) : NULL;
 }
 
+/* The fingerprint of a pinned entry (malloc'ed); with other_type, said
+ * to be a key of that other type. */
+static char *pinned_fingerprint(const struct libssh2_knownhost *found, const char *other_type)
+{
+	size_t n = 0;
+	unsigned char *old = found && found->key ? b64_decode(found->key, &n) : NULL;
+	char fp[64] = "an unreadable key";
+	if (old)
+		hostkey_fingerprint(old, n, fp);
+	free(old);
+	return other_type ? xasprintf("%s (a key of another type: %s)", fp, other_type) : xstrdup(fp);
+}
+
 enum hostkey_verdict hostkey_check(const char *file, const char *address, int port, const struct hostkey *key,
 				   char **pinned)
 {
@@ -171,13 +184,7 @@ enum hostkey_verdict hostkey_check(const char *file, const char *address, int po
 		v = HOSTKEY_OK;
 	else if (r == LIBSSH2_KNOWNHOST_CHECK_MISMATCH) {
 		v = HOSTKEY_CHANGED;
-		size_t n = 0;
-		unsigned char *old = found && found->key ? b64_decode(found->key, &n) : NULL;
-		char fp[64] = "an unreadable key";
-		if (old)
-			hostkey_fingerprint(old, n, fp);
-		free(old);
-		*pinned = xstrdup(fp);
+		*pinned = pinned_fingerprint(found, NULL);
 	} else if (r == LIBSSH2_KNOWNHOST_CHECK_FAILURE) {
 		v = HOSTKEY_ERROR;
 		*pinned = xasprintf("cannot check the key against %s", file);
@@ -195,13 +202,7 @@ enum hostkey_verdict hostkey_check(const char *file, const char *address, int po
 							 &found);
 			if (o == LIBSSH2_KNOWNHOST_CHECK_MISMATCH) {
 				v = HOSTKEY_CHANGED;
-				size_t n = 0;
-				unsigned char *old = found && found->key ? b64_decode(found->key, &n) : NULL;
-				char fp[64] = "an unreadable key";
-				if (old)
-					hostkey_fingerprint(old, n, fp);
-				free(old);
-				*pinned = xasprintf("%s (a key of another type: %s)", fp, kinds[i].methods);
+				*pinned = pinned_fingerprint(found, kinds[i].methods);
 			}
 		}
 	}
