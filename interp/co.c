@@ -54,11 +54,6 @@ static struct {
 	void *main_fake;
 } S;
 
-bool co_in_task(void)
-{
-	return S.cur != NULL;
-}
-
 void *co_self(void)
 {
 	return S.cur;

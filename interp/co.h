@@ -26,8 +26,6 @@
  * timeout_ms < 0: no timeout.  Returns as poll() does (EINTR never). */
 int co_poll(struct pollfd *pf, nfds_t n, int timeout_ms);
 
-/* Is the caller a task (not the main flow)? */
-bool co_in_task(void);
 /* The calling task (an identity to compare), NULL in the main flow. */
 void *co_self(void);
 /* Ends the wait of task (from co_self) now, as if its timeout passed:

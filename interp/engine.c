@@ -97,22 +97,21 @@ static long long effective_timeout(const struct pstep *ps)
 	return s ? s->timeout_ms : 0;
 }
 
+bool exec_uses_sudo(const struct step_exec *x)
+{
+	struct scope *sc;
+	const struct step *s = nearest(x->ps, has_sudo, &sc);
+	return s ? s->sudo : x->host->sudo;
+}
+
 struct transport *exec_transport(struct step_exec *x, char **why)
 {
-	struct host *h = x->host;
-	if (h->tr)
-		return h->tr;
 	/* SSH hosts were connected before the run; the local one opens here */
 	struct rb_error err = {0};
-	h->tr = transport_for(h);
-	if (h->tr->ops->open(h->tr, &err) < 0) {
+	if (host_connect(x->host, &err) < 0)
 		*why = xstrdup(err.n ? err.msgs[0] : "cannot connect");
-		rb_error_release(&err);
-		transport_free(h->tr);
-		h->tr = NULL;
-	}
 	rb_error_release(&err);
-	return h->tr;
+	return x->host->tr;
 }
 
 int exec_command(struct step_exec *x, const char *cmd, struct exec_result *res)
@@ -151,10 +150,9 @@ int exec_command_io(struct step_exec *x, const char *cmd, int in_fd, struct exec
 	const struct step *s = nearest(ps, has_cwd, &sc);
 	if (s && !(cwd = render_in(x, sc, s->cwd, 0)))
 		goto out;
-	bool sudo = h->sudo;
+	bool sudo = exec_uses_sudo(x);
 	s = nearest(ps, has_sudo, &sc);
 	if (s) {
-		sudo = s->sudo;
 		if (s->sudo_user && !(sudo_user = render_in(x, sc, s->sudo_user, 0)))
 			goto out;
 		if (sudo_user && !valid_user_name(sudo_user)) {

@@ -201,6 +201,9 @@ int rollback_preview(struct plan *p, const struct run_state *rs, struct sbuf *ou
 /* Renders a template for this step: shell text quoted, or masked for
  * display.  Returns a malloc'ed string or NULL with x->why set. */
 char *exec_render(struct step_exec *x, const struct tmpl *t, int flags);
+/* Does the step run through sudo (its own setting, a group's, else the
+ * host's)? */
+bool exec_uses_sudo(const struct step_exec *x);
 /* The transport of the step's host, opened if need be; NULL with *why
  * set (malloc'ed) when it cannot be. */
 struct transport *exec_transport(struct step_exec *x, char **why);

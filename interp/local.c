@@ -27,6 +27,18 @@ struct transport *transport_for(const struct host *h)
 	return t;
 }
 
+int host_connect(struct host *h, struct rb_error *err)
+{
+	if (h->tr)
+		return 0;
+	h->tr = transport_for(h);
+	if (h->tr->ops->open(h->tr, err) == 0)
+		return 0;
+	transport_free(h->tr);
+	h->tr = NULL;
+	return -1;
+}
+
 void transport_free(struct transport *t)
 {
 	if (!t)

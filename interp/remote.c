@@ -23,38 +23,42 @@
 
 /* --- which hosts ----------------------------------------------------------- */
 
-static void add_hosts(struct host ***v, size_t *n, size_t *cap, const struct pstep *ps, size_t nps)
+/* The SSH hosts a run uses, each once, in order. */
+struct host_set {
+	struct host **v;
+	size_t n, cap;
+};
+
+static void add_host(struct host_set *S, struct host *h)
+{
+	if (h->local)
+		return;
+	for (size_t j = 0; j < S->n; j++)
+		if (S->v[j] == h)
+			return;
+	VEC_PUSH(S->v, S->n, S->cap, h);
+}
+
+static void add_hosts(struct host_set *S, const struct pstep *ps, size_t nps)
 {
 	for (size_t i = 0; i < nps; i++) {
-		for (size_t k = 0; k < ps[i].nhosts; k++) {
-			struct host *h = ps[i].hosts[k];
-			bool seen = h->local;
-			for (size_t j = 0; j < *n && !seen; j++)
-				seen = (*v)[j] == h;
-			if (!seen)
-				VEC_PUSH(*v, *n, *cap, h);
-		}
-		add_hosts(v, n, cap, ps[i].undo, ps[i].nundo);
+		for (size_t k = 0; k < ps[i].nhosts; k++)
+			add_host(S, ps[i].hosts[k]);
+		add_hosts(S, ps[i].undo, ps[i].nundo);
 	}
 }
 
-struct host **remote_hosts(const struct plan *p, size_t *n)
+static struct host **remote_hosts(const struct plan *p, size_t *n)
 {
-	struct host **v = NULL;
-	size_t cap = 0;
-	*n = 0;
+	struct host_set S = {0};
 	/* the target's hosts are locked even when no step runs there */
-	for (size_t i = 0; i < p->ntarget; i++) {
-		bool seen = p->target_hosts[i]->local;
-		for (size_t j = 0; j < *n && !seen; j++)
-			seen = v[j] == p->target_hosts[i];
-		if (!seen)
-			VEC_PUSH(v, *n, cap, p->target_hosts[i]);
-	}
-	add_hosts(&v, n, &cap, p->pre, p->npre);
-	add_hosts(&v, n, &cap, p->steps, p->nsteps);
-	add_hosts(&v, n, &cap, p->fin, p->nfin);
-	return v;
+	for (size_t i = 0; i < p->ntarget; i++)
+		add_host(&S, p->target_hosts[i]);
+	add_hosts(&S, p->pre, p->npre);
+	add_hosts(&S, p->steps, p->nsteps);
+	add_hosts(&S, p->fin, p->nfin);
+	*n = S.n;
+	return S.v;
 }
 
 int remote_connect(struct plan *p, struct rb_error *err)
@@ -63,15 +67,8 @@ int remote_connect(struct plan *p, struct rb_error *err)
 	struct host **v = remote_hosts(p, &n);
 	int rc = 0;
 	for (size_t i = 0; i < n && !sig_interrupted(); i++) {
-		struct host *h = v[i];
-		if (h->tr)
-			continue;
-		h->tr = transport_for(h);
-		if (h->tr->ops->open(h->tr, err) < 0) {
-			transport_free(h->tr);
-			h->tr = NULL;
+		if (host_connect(v[i], err) < 0)
 			rc = -1;
-		}
 	}
 	free(v);
 	return sig_interrupted() ? -1 : rc;
@@ -615,8 +612,7 @@ out:
 int remote_fetch(struct host *h, const char *run_arg, const char *state_dir, char **run_id, struct rb_error *err)
 {
 	*run_id = NULL;
-	h->tr = transport_for(h);
-	if (h->tr->ops->open(h->tr, err) < 0)
+	if (host_connect(h, err) < 0)
 		return -1;
 	char *runs = rpath(h, "runs"), *why = NULL;
 	char **names = NULL;
@@ -698,11 +694,8 @@ out:
 
 int remote_lock_show(struct host *h, bool brk, struct rb_error *err)
 {
-	if (!h->tr) {
-		h->tr = transport_for(h);
-		if (h->tr->ops->open(h->tr, err) < 0)
-			return -1;
-	}
+	if (host_connect(h, err) < 0)
+		return -1;
 	char *dir = rpath(h, "lock"), *file = rpath(h, "lock/holder.json");
 	char *text = NULL, *why = NULL;
 	size_t n;

@@ -42,12 +42,8 @@ struct remote {
 	bool writing;
 };
 
-/* The SSH hosts the plan uses (the target's, then those of the
- * preconditions, steps, undos and finally), each once; *n their number.
- * The array is malloc'ed. */
-struct host **remote_hosts(const struct plan *p, size_t *n);
-
-/* Opens the connection of every SSH host the plan uses.  0, or -1 with
+/* Opens the connection of every SSH host the plan uses (the target's,
+ * then those of the preconditions, steps, undos and finally).  0, or -1 with
  * err naming each host that cannot be reached or trusted. */
 int remote_connect(struct plan *p, struct rb_error *err);
 

@@ -70,7 +70,7 @@ static struct conn *conn_of(const struct transport *t)
 	return t->impl;
 }
 
-const char *ssh_where(const struct transport *t)
+static const char *ssh_where(const struct transport *t)
 {
 	return conn_of(t) ? conn_of(t)->where : t->host->name;
 }
@@ -231,37 +231,9 @@ static void mark_lost(struct conn *c, int rc)
 				msg && *msg ? msg : "the socket failed", rc);
 }
 
-/* Calls an int-returning libssh2 function until it stops saying EAGAIN. */
-#define SSH_DO(c, rc, call, deadline)                                      \
-	do {                                                               \
-		conn_enter(c);                                             \
-		while (((rc) = (call)) == LIBSSH2_ERROR_EAGAIN)             \
-			if (conn_wait((c), (deadline)) < 0) {               \
-				(rc) = RB_DEADLINE;                         \
-				break;                                      \
-			}                                                  \
-		conn_done(c);                                              \
-		if ((rc) < 0 && is_fatal(rc))                              \
-			mark_lost((c), (rc));                              \
-	} while (0)
-
-/* The same for functions that return a pointer (NULL + last_errno). */
-#define SSH_PTR(c, p, call, deadline)                                              \
-	do {                                                                       \
-		conn_enter(c);                                                     \
-		while (!((p) = (call)) &&                                          \
-		       libssh2_session_last_errno((c)->s) == LIBSSH2_ERROR_EAGAIN)  \
-			if (conn_wait((c), (deadline)) < 0)                         \
-				break;                                              \
-		conn_done(c);                                                      \
-		if (!(p) && is_fatal(libssh2_session_last_errno((c)->s)))          \
-			mark_lost((c), libssh2_session_last_errno((c)->s));        \
-	} while (0)
-
-/* The same for SFTP calls, which also stop when the SFTP channel ended
- * (an sftp-server that died answers nothing, and the session lives on):
- * rc is then LIBSSH2_ERROR_CHANNEL_CLOSED and the subsystem is started
- * afresh by the next call (sftp_of). */
+/* SFTP calls also stop when the SFTP channel ended (an sftp-server that
+ * died answers nothing, and the session lives on): the subsystem is then
+ * started afresh by the next call (sftp_of). */
 static bool sftp_dead(struct conn *c)
 {
 	if (c->sftp && !c->sftp_dead && libssh2_channel_eof(libssh2_sftp_get_channel(c->sftp)))
@@ -269,38 +241,54 @@ static bool sftp_dead(struct conn *c)
 	return c->sftp_dead;
 }
 
-#define SFTP_DO(c, rc, call, deadline)                                     \
-	do {                                                               \
-		conn_enter(c);                                             \
-		while (((rc) = (call)) == LIBSSH2_ERROR_EAGAIN) {           \
-			if (sftp_dead(c)) {                                 \
-				(rc) = LIBSSH2_ERROR_CHANNEL_CLOSED;           \
-				break;                                      \
-			}                                                  \
-			if (conn_wait((c), (deadline)) < 0) {               \
-				(rc) = RB_DEADLINE;                         \
-				(c)->sftp_dead = true; /* abandoned half-way */ \
-				break;                                      \
-			}                                                  \
-		}                                                          \
-		conn_done(c);                                              \
-		if ((rc) < 0 && is_fatal(rc))                              \
-			mark_lost((c), (rc));                              \
+/* After a call said EAGAIN: waits, then 0 to call again, or the rc to
+ * give up with — RB_DEADLINE, or for an SFTP call whose channel ended
+ * LIBSSH2_ERROR_CHANNEL_CLOSED.  An SFTP call abandoned half-way leaves
+ * the subsystem unusable: it is marked dead. */
+static int call_wait(struct conn *c, long long deadline, bool sftp)
+{
+	if (sftp && sftp_dead(c))
+		return LIBSSH2_ERROR_CHANNEL_CLOSED;
+	if (conn_wait(c, deadline) == 0)
+		return 0;
+	if (sftp)
+		c->sftp_dead = true;
+	return RB_DEADLINE;
+}
+
+/* Calls an int-returning libssh2 function until it stops saying EAGAIN;
+ * SSH_DO for the session's calls, SFTP_DO for the SFTP subsystem's. */
+#define CALL_LOOP(c, rc, call, deadline, sftp)                               \
+	do {                                                                 \
+		int why_;                                                    \
+		conn_enter(c);                                               \
+		while (((rc) = (call)) == LIBSSH2_ERROR_EAGAIN)               \
+			if ((why_ = call_wait((c), (deadline), (sftp)))) {    \
+				(rc) = why_;                                  \
+				break;                                        \
+			}                                                    \
+		conn_done(c);                                                \
+		if ((rc) < 0 && is_fatal(rc))                                \
+			mark_lost((c), (rc));                                \
 	} while (0)
 
-#define SFTP_PTR(c, p, call, deadline)                                             \
-	do {                                                                       \
-		conn_enter(c);                                                     \
-		while (!((p) = (call)) &&                                          \
-		       libssh2_session_last_errno((c)->s) == LIBSSH2_ERROR_EAGAIN)  \
-			if (sftp_dead(c) || conn_wait((c), (deadline)) < 0) {       \
-				(c)->sftp_dead = true;                              \
-				break;                                              \
-			}                                                           \
-		conn_done(c);                                                      \
-		if (!(p) && is_fatal(libssh2_session_last_errno((c)->s)))          \
-			mark_lost((c), libssh2_session_last_errno((c)->s));        \
+/* The same for functions that return a pointer (NULL + last_errno). */
+#define PTR_LOOP(c, p, call, deadline, sftp)                                         \
+	do {                                                                         \
+		conn_enter(c);                                                       \
+		while (!((p) = (call)) &&                                            \
+		       libssh2_session_last_errno((c)->s) == LIBSSH2_ERROR_EAGAIN)    \
+			if (call_wait((c), (deadline), (sftp)))                       \
+				break;                                                \
+		conn_done(c);                                                        \
+		if (!(p) && is_fatal(libssh2_session_last_errno((c)->s)))            \
+			mark_lost((c), libssh2_session_last_errno((c)->s));          \
 	} while (0)
+
+#define SSH_DO(c, rc, call, deadline) CALL_LOOP(c, rc, call, deadline, false)
+#define SSH_PTR(c, p, call, deadline) PTR_LOOP(c, p, call, deadline, false)
+#define SFTP_DO(c, rc, call, deadline) CALL_LOOP(c, rc, call, deadline, true)
+#define SFTP_PTR(c, p, call, deadline) PTR_LOOP(c, p, call, deadline, true)
 
 /* --- connecting ----------------------------------------------------------- */
 

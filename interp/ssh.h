@@ -104,8 +104,6 @@ int ssh_list(struct transport *t, const char *path, char ***names, size_t *n, ch
  * status.  0, or -1 with *why set when it could not run. */
 int ssh_capture(struct transport *t, const char *cmd, char **out, int *rc, char **why);
 
-/* The target as shown to people: "user@address:port". */
-const char *ssh_where(const struct transport *t);
 /* Is the connection known to be lost? */
 bool ssh_lost(const struct transport *t);
 

@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,25 +74,6 @@ static char *host_path(struct step_exec *x, const char *p, const char *cwd)
 	if (p[0] == '/' || !cwd)
 		return xstrdup(p);
 	return xasprintf("%s/%s", cwd, p);
-}
-
-static bool step_sudo(struct step_exec *x, char **user)
-{
-	struct scope *sc;
-	const struct step *s = pstep_nearest(x->ps, NEAREST_SUDO, &sc);
-	*user = NULL;
-	if (!s)
-		return x->host->sudo;
-	if (s->sudo && s->sudo_user) {
-		struct lookup lk = {.plan = x->eng->plan, .scope = sc, .host = x->host};
-		struct sbuf sb = {0};
-		const char *bad;
-		if (tmpl_render(s->sudo_user, plan_lookup, &lk, 0, &sb, &bad) == 0)
-			*user = sbuf_detach(&sb);
-		sbuf_release(&sb);
-		lookup_release(&lk);
-	}
-	return s->sudo;
 }
 
 static long long deadline_of(struct step_exec *x)
@@ -307,11 +289,9 @@ static int sudo_get(struct step_exec *x, const char *src, int dst_fd, int *mode,
 static int put(struct step_exec *x, int src_fd, const char *buf, size_t len, const char *dest, int mode,
 	       char **why)
 {
-	char *user = NULL;
-	bool sudo = step_sudo(x, &user);
 	long long deadline = deadline_of(x);
 	int rc;
-	if (sudo) {
+	if (exec_uses_sudo(x)) {
 		int fd = src_fd;
 		if (fd < 0) {
 			/* the content as a file to feed sudo's stdin */
@@ -320,7 +300,6 @@ static int put(struct step_exec *x, int src_fd, const char *buf, size_t len, con
 				*why = xasprintf("cannot stage the content: %s", strerror(errno));
 				if (fd >= 0)
 					close(fd);
-				free(user);
 				return -1;
 			}
 		}
@@ -336,7 +315,6 @@ static int put(struct step_exec *x, int src_fd, const char *buf, size_t len, con
 		if (lost)
 			x->interrupted = x->lost = true;
 	}
-	free(user);
 	return rc;
 }
 
@@ -356,11 +334,19 @@ static char *shown(struct step_exec *x)
 	return transfer_describe(x->st, render_masked, x);
 }
 
-static int finish(struct step_exec *x, int rc, const char *done)
+/* After the transfer (rc): logs what was done, then runs the check. */
+static int finish(struct step_exec *x, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int finish(struct step_exec *x, int rc, const char *fmt, ...)
 {
 	if (rc < 0)
 		return -1;
-	stepio_log(x, "# %s\n", done);
+	struct sbuf done = {0};
+	va_list ap;
+	va_start(ap, fmt);
+	sbuf_vaddf(&done, fmt, ap);
+	va_end(ap);
+	stepio_log(x, "# %s\n", sbuf_str(&done));
+	sbuf_release(&done);
 	if (x->st->check)
 		return step_check(x);
 	return 0;
@@ -411,10 +397,8 @@ int run_upload(struct step_exec *x)
 		int mode = x->st->xmode >= 0 ? x->st->xmode : (int)(st.st_mode & 0777);
 		rc = put(x, fd, NULL, 0, to, mode, &x->why);
 		close(fd);
-		char *done = xasprintf("uploaded %lld bytes to %s:%s (mode %04o)", (long long)st.st_size,
-				       x->host->name, to, mode);
-		rc = finish(x, rc, done);
-		free(done);
+		rc = finish(x, rc, "uploaded %lld bytes to %s:%s (mode %04o)", (long long)st.st_size, x->host->name,
+			    to, mode);
 	}
 	free(from);
 	free(to);
@@ -434,9 +418,7 @@ int run_write(struct step_exec *x)
 	int mode = x->st->xmode >= 0 ? x->st->xmode : 0644;
 	size_t len = strlen(content);
 	rc = put(x, -1, content, len, to, mode, &x->why);
-	char *done = xasprintf("wrote %zu bytes to %s:%s (mode %04o)", len, x->host->name, to, mode);
-	rc = finish(x, rc, done);
-	free(done);
+	rc = finish(x, rc, "wrote %zu bytes to %s:%s (mode %04o)", len, x->host->name, to, mode);
 	free(to);
 out:
 	xfer_end(&X);
@@ -459,10 +441,9 @@ int run_download(struct step_exec *x)
 		free(to);
 		goto out;
 	}
-	char *user = NULL;
 	int mode = 0644;
 	long long size = 0;
-	if (step_sudo(x, &user)) {
+	if (exec_uses_sudo(x)) {
 		rc = sudo_get(x, from, fd, &mode, &x->why);
 		struct stat st;
 		if (rc == 0 && fstat(fd, &st) == 0)
@@ -477,17 +458,14 @@ int run_download(struct step_exec *x)
 		mode = r.mode;
 		size = r.size;
 	}
-	free(user);
 	if (rc == 0) {
 		rc = land(fd, tmp, to, mode, &x->why);
 	} else {
 		close(fd);
 		unlink(tmp);
 	}
-	char *done = xasprintf("downloaded %lld bytes from %s:%s to %s (mode %04o)", size, x->host->name, from, to,
-			       mode);
-	rc = finish(x, rc, done);
-	free(done);
+	rc = finish(x, rc, "downloaded %lld bytes from %s:%s to %s (mode %04o)", size, x->host->name, from, to,
+		    mode);
 	free(from);
 	free(to);
 out:

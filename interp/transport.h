@@ -87,6 +87,8 @@ struct transport {
 /* Returns the transport for host (caller frees with transport_free). */
 struct transport *transport_for(const struct host *h);
 void transport_free(struct transport *t);
+/* Opens h->tr unless it is open: 0, or -1 with err set and h->tr NULL. */
+int host_connect(struct host *h, struct rb_error *err);
 void exec_result_release(struct exec_result *r);
 
 extern const struct transport_ops local_transport;
