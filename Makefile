@@ -9,7 +9,7 @@ DATADIR  = $(PREFIX)/share/runbook
 MANDIR   = $(PREFIX)/share/man/man1
 
 CC      ?= cc
-PKGS     = yaml-0.1 libpcre2-8 libssh2 libarchive
+PKGS     = yaml-0.1 libpcre2-8 libssh2 libarchive libcrypto
 DEPS_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

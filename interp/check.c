@@ -7,8 +7,10 @@
  * checks that every name a template or condition reads exists at that
  * point: a capture or `steps.ID` must come from an earlier step.  Both
  * passes go on after a problem so that one run reports all of them. */
+#include "glob.h"
 #include "runbook.h"
 #include "search.h"
+#include "snapshot.h"
 #include "steps.h"
 
 #include <errno.h>
@@ -547,6 +549,128 @@ static void parse_transfer(struct loader *L, struct node *v, struct step *s)
 	}
 }
 
+/* archive {path, to, format, exclude, level}. */
+static void parse_archive(struct loader *L, struct node *v, struct step *s)
+{
+	static const char *const keys[] = {"path", "to", "format", "exclude", "level"};
+	if (v->kind != NODE_MAP) {
+		rb_error_at(L->err, v->pos, "'archive' takes a mapping: {path: FOLDER_ON_HOST, to: ARCHIVE_HERE, "
+					    "format: tar.zst, exclude: [GLOB…]}");
+		return;
+	}
+	check_keys(L, v, keys, ARRAY_LEN(keys), "'archive'");
+	struct node *x;
+	if (!(x = node_get(v, "path")))
+		rb_error_at(L->err, v->pos, "'archive' needs 'path' (the folder to archive)");
+	else if (nonempty_text(L, x, "path"))
+		s->xsrc = parse_tmpl(L, x, "path", TMPL_TEXT);
+	struct node *to = node_get(v, "to");
+	if (!to)
+		rb_error_at(L->err, v->pos, "'archive' needs 'to' (the archive file, on this machine)");
+	else if (nonempty_text(L, to, "to"))
+		s->xdest = parse_tmpl(L, to, "to", TMPL_TEXT);
+	enum snap_format f;
+	if ((x = node_get(v, "format")) && is_scalar(L, x, "format")) {
+		if (snap_format_parse(x->str, &f) < 0)
+			rb_error_at(L->err, x->pos, "unknown archive format '%s' (tar.zst, tar.gz, tar or zip)", x->str);
+		else
+			s->xformat = (int)f;
+	} else if (!x && s->xdest && tmpl_is_constant(s->xdest)) {
+		if (snap_format_of_path(to->str, &f) < 0)
+			rb_error_at(L->err, to->pos, "cannot tell the format from '%s': end it in .tar.zst, .tar.gz, .tar "
+						     "or .zip, or give 'format'", to->str);
+		else
+			s->xformat = (int)f;
+	}
+	if ((x = node_get(v, "level")) && is_scalar(L, x, "level")) {
+		long long lv;
+		int lo, hi;
+		if (parse_uint(x->str, &lv) < 0 || lv > 99)
+			rb_error_at(L->err, x->pos, "'level' is a compression level, a small number, not '%s'", x->str);
+		else if (s->xformat >= 0 && !snap_format_levels((enum snap_format)s->xformat, &lo, &hi))
+			rb_error_at(L->err, x->pos, "a %s archive takes no 'level'", snap_format_name((enum snap_format)s->xformat));
+		else if (s->xformat >= 0 && (lv < lo || lv > hi))
+			rb_error_at(L->err, x->pos, "'level' of a %s archive is %d to %d, not %lld",
+				    snap_format_name((enum snap_format)s->xformat), lo, hi, lv);
+		else
+			s->xlevel = (int)lv;
+	}
+	if ((x = node_get(v, "exclude"))) {
+		size_t cap = 0;
+		if (x->kind == NODE_SCALAR && nonempty_text(L, x, "exclude")) {
+			const char *bad = glob_invalid(x->str);
+			if (bad)
+				rb_error_at(L->err, x->pos, "'exclude' pattern '%s': %s", x->str, bad);
+			VEC_PUSH(s->xexcl, s->nxexcl, cap, xstrdup(x->str));
+		} else if (is_seq(L, x, "exclude")) {
+			for (size_t i = 0; i < x->n; i++) {
+				struct node *g = x->items[i];
+				if (!nonempty_text(L, g, "an exclude pattern"))
+					continue;
+				const char *bad = glob_invalid(g->str);
+				if (bad)
+					rb_error_at(L->err, g->pos, "'exclude' pattern '%s': %s", g->str, bad);
+				VEC_PUSH(s->xexcl, s->nxexcl, cap, xstrdup(g->str));
+			}
+		}
+	}
+	/* what later steps read: archive.entries, archive.bytes, archive.sha256 */
+	static const char *const caps[] = {"archive.entries", "archive.bytes", "archive.sha256"};
+	s->caps = xcalloc(ARRAY_LEN(caps), sizeof(*s->caps));
+	for (size_t i = 0; i < ARRAY_LEN(caps); i++) {
+		s->caps[i].name = xstrdup(caps[i]);
+		s->caps[i].pat.pos = v->pos;
+	}
+	s->ncaps = ARRAY_LEN(caps);
+}
+
+/* extract {from, to, strip, overwrite}, and the undo that puts back what
+ * `to` held (unless the step writes its own). */
+static void parse_extract(struct loader *L, struct node *n, struct node *v, struct step *s)
+{
+	static const char *const keys[] = {"from", "to", "strip", "overwrite"};
+	if (v->kind != NODE_MAP) {
+		rb_error_at(L->err, v->pos, "'extract' takes a mapping: {from: ARCHIVE_HERE, to: FOLDER_ON_HOST, "
+					    "overwrite: false}");
+		return;
+	}
+	check_keys(L, v, keys, ARRAY_LEN(keys), "'extract'");
+	struct node *x, *from = node_get(v, "from"), *to = node_get(v, "to");
+	if (!from)
+		rb_error_at(L->err, v->pos, "'extract' needs 'from' (the archive, on this machine)");
+	else if (nonempty_text(L, from, "from"))
+		s->xsrc = parse_tmpl(L, from, "from", TMPL_TEXT);
+	if (!to)
+		rb_error_at(L->err, v->pos, "'extract' needs 'to' (the folder to restore into)");
+	else if (nonempty_text(L, to, "to"))
+		s->xdest = parse_tmpl(L, to, "to", TMPL_TEXT);
+	if ((x = node_get(v, "strip")) && is_scalar(L, x, "strip")) {
+		long long k;
+		if (parse_uint(x->str, &k) < 0 || k > 64)
+			rb_error_at(L->err, x->pos, "'strip' is how many leading folders to drop, a number, not '%s'", x->str);
+		else
+			s->xstrip = (int)k;
+	}
+	if ((x = node_get(v, "overwrite")))
+		parse_bool(L, x, "overwrite", &s->xoverwrite);
+	if (!node_get(n, "undo") && s->xsrc && s->xdest) {
+		struct step *u = xcalloc(1, sizeof(*u));
+		u->pos = s->pos;
+		u->kind = &extract_undo_kind;
+		u->attempts = 1;
+		u->backoff = 1.0;
+		u->rcs = xmalloc(sizeof(int));
+		u->rcs[0] = 0;
+		u->nrcs = 1;
+		u->xmode = u->xformat = u->xlevel = -1;
+		u->xsrc = parse_tmpl(L, from, "from", TMPL_TEXT);
+		u->xdest = parse_tmpl(L, to, "to", TMPL_TEXT);
+		u->name = xstrdup("put back what the extract replaced");
+		s->undo = u;
+		s->nundo = 1;
+	}
+}
+
 enum step_ctx { SC_STEP, SC_PRE, SC_UNDO };
 
 /* Keys other tools use for an action, and ours. */
@@ -739,6 +863,7 @@ static void parse_step(struct loader *L, struct node *n, struct step *s, enum st
 {
 	memset(s, 0, sizeof(*s));
 	s->pos = n->pos;
+	s->xmode = s->xformat = s->xlevel = -1;
 	s->attempts = 1;
 	s->backoff = 1.0;
 	s->rcs = xmalloc(sizeof(int));
@@ -836,11 +961,6 @@ static void parse_step(struct loader *L, struct node *n, struct step *s, enum st
 	}
 	if (!s->kind)
 		return;
-	if (s->kind->later) {
-		rb_error_at(L->err, action_key->pos, "'%s' steps are not available in this version: %s",
-			    s->kind->key, s->kind->later);
-		return;
-	}
 	struct node *v = n->items[0], *x;
 	for (size_t i = 0; i < n->n; i += 2)
 		if (n->items[i] == action_key)
@@ -874,9 +994,12 @@ static void parse_step(struct loader *L, struct node *n, struct step *s, enum st
 			parse_with(L, x, s);
 		break;
 	case ACT_TRANSFER:
-		parse_transfer(L, v, s);
-		break;
-	case ACT_LATER:
+		if (!strcmp(s->kind->key, "archive"))
+			parse_archive(L, v, s);
+		else if (!strcmp(s->kind->key, "extract"))
+			parse_extract(L, n, v, s);
+		else
+			parse_transfer(L, v, s);
 		break;
 	}
 	if ((x = node_get(n, "id")) && (allowed & MOD_ID) && is_scalar(L, x, "id")) {
@@ -997,6 +1120,9 @@ static void step_release(struct step *s)
 	tmpl_free(s->xsrc);
 	tmpl_free(s->xdest);
 	tmpl_free(s->xcontent);
+	for (size_t i = 0; i < s->nxexcl; i++)
+		free(s->xexcl[i]);
+	free(s->xexcl);
 	free(s->mod);
 	free(s->action);
 	kv_free(s->with, s->nwith);
@@ -1344,6 +1470,19 @@ static void check_name(struct scopecheck *sc, const char *name, struct pos at)
 			}
 			return;
 		}
+		if (plen == 7 && !strncmp(name, "archive", 7)) {
+			static const char *const f[] = {"entries", "bytes", "sha256"};
+			if (strcmp(rest, "entries") && strcmp(rest, "bytes") && strcmp(rest, "sha256")) {
+				struct sbuf sb = {0};
+				sbuf_addf(&sb, "unknown name '%s' (archive.entries, archive.bytes or archive.sha256)", name);
+				sbuf_add_suggestion(&sb, rest, f, 3);
+				rb_error_at(err, at, "%s", sbuf_str(&sb));
+				sbuf_release(&sb);
+			} else if (!known_has(sc, name)) {
+				rb_error_at(err, at, "'%s' is set by an archive step, and none runs before this point", name);
+			}
+			return;
+		}
 		if (plen == 3 && !strncmp(name, "run", 3)) {
 			if (strcmp(rest, "id") && strcmp(rest, "dir") && strcmp(rest, "started"))
 				rb_error_at(err, at, "unknown name '%s' (run.id, run.dir or run.started)", name);
@@ -1461,8 +1600,12 @@ static void check_step_names(struct scopecheck *sc, struct step *s, size_t n)
 		check_tmpl(sc, st->hint);
 		check_step_names(sc, st->steps, st->nsteps);
 		/* the step's own check, captures and undo see its captures */
-		for (size_t c = 0; c < st->ncaps; c++)
+		for (size_t c = 0; c < st->ncaps; c++) {
+			/* archive.* : the latest archive step's */
+			if (!st->caps[c].pat.t && known_has(sc, st->caps[c].name))
+				continue;
 			add_known(sc, st->caps[c].name, st->caps[c].pat.pos, "capture");
+		}
 		idset_add(&sc->done, st->id, st->pos);
 		check_tmpl(sc, st->check);
 		sc->current = saved;

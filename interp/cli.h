@@ -1,6 +1,7 @@
 /* cli.h — the parsed command line, and the commands main.c dispatches to:
  * cmd_run.c (run, resume, rollback), cmd_plan.c (plan), cmd_lint.c and
- * cmd_inspect.c (status, log, lock), cmd_trust.c (trust). */
+ * cmd_inspect.c (status, log, lock), cmd_trust.c (trust), cmd_archive.c
+ * (archive verify, archive list). */
 #ifndef RB_CLI_H
 #define RB_CLI_H
 
@@ -34,6 +35,7 @@ int cmd_status(struct opts *o);
 int cmd_log(struct opts *o);
 int cmd_lock(struct opts *o);
 int cmd_trust(struct opts *o);
+int cmd_archive(struct opts *o);
 
 struct host;
 /* An SSH host by name: the inventory's entry, else the name as ssh would

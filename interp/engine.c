@@ -181,7 +181,7 @@ int exec_command_io(struct step_exec *x, const char *cmd, int in_fd, struct exec
 		goto out;
 	}
 	x->timeout_ms = req.timeout_ms;
-	struct exec_sink sink = {stepio_data, x, exec_started};
+	struct exec_sink sink = {stepio_data, x, exec_started, NULL};
 	rc = h->tr->ops->exec(h->tr, &req, own ? own : &sink, res);
 out:
 	if (rc < 0 && !res->error) {
@@ -650,6 +650,11 @@ static enum settle settle(struct step_exec *x, const struct step_state *was, con
 		return SETTLE_STOP;
 	}
 	x->attempt = was->attempts > 0 ? was->attempts : 1;
+	if (!st->check && st->kind->rerun) {
+		ui_note(x->depth, "settled", "[%d/%d] %s was interrupted: running it again (a %s can safely run twice)",
+			x->number, x->total, title, st->kind->key);
+		return SETTLE_RUN;
+	}
 	if (st->check) {
 		x->show_output = ui_verbosity() > 0;
 		int ok = step_check(x);

@@ -129,10 +129,11 @@ static void lint_steps(struct linter *L, const struct step *v, size_t n, bool co
 				   "step is added before it", what, st->id);
 		if (forward && !undo && a != ACT_GROUP)
 			L->ord++;
-		if (forward && !undo && (a == ACT_RUN || a == ACT_TRANSFER) && !st->probe) {
+		if (forward && !undo && (a == ACT_RUN || a == ACT_TRANSFER) && !st->probe && !st->kind->readonly) {
 			/* nothing after the last step that can fail is rolled back
 			 * by a failure */
-			bool no_undo = !st->nundo && !covered && L->ord < L->last_failable, no_check = !st->check;
+			bool no_undo = !st->nundo && !covered && L->ord < L->last_failable,
+			     no_check = !st->check && !st->kind->rerun;
 			if (no_undo || no_check)
 				rb_warn_at(L->err, st->pos, "%s changes things but has %s%s%s%s", what,
 					   no_undo ? "no undo (a rollback leaves it done)" : "",
@@ -155,7 +156,7 @@ static void lint_steps(struct linter *L, const struct step *v, size_t n, bool co
 				   "(read steps.%s.rc in a when, or drop allow_failure)", what,
 				   st->id_given ? st->id : "ID");
 		for (size_t c = 0; c < st->ncaps; c++)
-			if (!ref_has(&L->refs, st->caps[c].name))
+			if (st->caps[c].pat.t && !ref_has(&L->refs, st->caps[c].name))
 				rb_warn_at(L->err, st->caps[c].pat.pos, "capture '%s' is never used (to only require the "
 									"output, use expect)", st->caps[c].name);
 		warn_raw(L, st->text, "the command");

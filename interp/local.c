@@ -240,6 +240,11 @@ static int local_exec(struct transport *t, const struct exec_req *req, struct ex
 			kill_group(pid, SIGTERM);
 			kill_at = now + req->grace_ms;
 		}
+		if (sink->cancel && *sink->cancel && !res->cancelled && !res->timed_out && !res->interrupted) {
+			res->cancelled = true;
+			kill_group(pid, SIGTERM);
+			kill_at = now + req->grace_ms;
+		}
 		if (kill_at && now >= kill_at) {
 			kill_group(pid, SIGKILL);
 			kill_at = 0;

@@ -53,6 +53,9 @@ static const char usage[] =
 	"  trust HOST [--inventory F] [--yes]\n"
 	"                      show the key an SSH host offers and pin it in its\n"
 	"                      known_hosts once you confirm\n"
+	"  archive verify FILE  check an archive against its manifest (FILE.manifest.json)\n"
+	"  archive list FILE [--format text|json]\n"
+	"                      what an archive holds, with each file's SHA-256 in json\n"
 	"  list                the runbooks found on the search path\n"
 	"\n"
 	"global options:\n"
@@ -73,7 +76,7 @@ static const char usage[] =
 	"trusted (nothing changed), 130 interrupted.\n";
 
 static const char *const cmds[] = {"run", "list", "plan", "resume", "rollback", "status", "log", "lint",
-				   "trust", "lock"};
+				   "trust", "lock", "archive"};
 
 int bad_usage(const char *fmt, ...)
 {
@@ -255,8 +258,9 @@ int main(int argc, char **argv)
 		code = bad_usage("--strict is an option of 'lint'");
 		goto out;
 	}
-	if (o.format && !plan && strcmp(cmd, "run") && strcmp(cmd, "status") && strcmp(cmd, "log")) {
-		code = bad_usage("--format is an option of 'plan', 'status' and 'log'");
+	if (o.format && !plan && strcmp(cmd, "run") && strcmp(cmd, "status") && strcmp(cmd, "log") &&
+	    strcmp(cmd, "archive")) {
+		code = bad_usage("--format is an option of 'plan', 'status', 'log' and 'archive list'");
 		goto out;
 	}
 	sig_init();
@@ -280,6 +284,8 @@ int main(int argc, char **argv)
 		runbook_each(list_cb, NULL);
 	} else if (!strcmp(cmd, "trust")) {
 		code = cmd_trust(&o);
+	} else if (!strcmp(cmd, "archive")) {
+		code = cmd_archive(&o);
 	} else {
 		code = EXIT_BAD;
 		struct sbuf sb = {0};

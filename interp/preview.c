@@ -395,11 +395,13 @@ static void build_step(struct build *B, const struct pstep *v, size_t *i, struct
 		s->expect_out = render(P, ps->scope, h0, st->expect_out->t, NULL);
 	if (st->expect_err)
 		s->expect_err = render(P, ps->scope, h0, st->expect_err->t, NULL);
-	s->ncaps = st->ncaps;
 	s->caps = xcalloc(st->ncaps + 1, sizeof(*s->caps));
 	for (size_t c = 0; c < st->ncaps; c++) {
-		s->caps[c].name = xstrdup(st->caps[c].name);
-		s->caps[c].value = render(P, ps->scope, h0, st->caps[c].pat.t, NULL);
+		/* archive.* are the step's own results, not patterns */
+		if (!st->caps[c].pat.t)
+			continue;
+		s->caps[s->ncaps].name = xstrdup(st->caps[c].name);
+		s->caps[s->ncaps++].value = render(P, ps->scope, h0, st->caps[c].pat.t, NULL);
 	}
 	s->ndiags = st->ndiags;
 	s->diags = xcalloc(st->ndiags + 1, sizeof(*s->diags));

@@ -141,6 +141,7 @@ const char *plan_lookup(void *ctx, const char *name, bool *secret)
 		}
 		return NULL;
 	}
+	/* plain names, and archive.* (an archive step's captures) */
 	const struct binding *b = scope_get(lk->scope, name);
 	if (!b)
 		return NULL;

@@ -82,6 +82,14 @@ struct step {
 	 * content, mode}: src/dest on the side each kind says (transfer.c) */
 	struct tmpl *xsrc, *xdest, *xcontent;
 	int xmode;        /* permission bits; -1: not given */
+	/* archive {path→xsrc, to→xdest, format, exclude, level};
+	 * extract {from→xsrc, to→xdest, strip, overwrite} (archive_step.c) */
+	int xformat;      /* enum snap_format; -1: from to's name */
+	int xlevel;       /* -1: the format's default */
+	char **xexcl;     /* exclusion patterns (glob.h) */
+	size_t nxexcl;
+	int xstrip;       /* leading components dropped */
+	bool xoverwrite;  /* extract into a folder that holds something */
 	/* uses: MODULE.ACTION + with */
 	char *mod, *action;
 	struct pos uses_pos;

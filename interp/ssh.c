@@ -1160,6 +1160,13 @@ static int ssh_exec(struct transport *t, const struct exec_req *req, struct exec
 			kill_at = now_ms() + req->grace_ms;
 			progress = true;
 		}
+		if (can_signal && sink->cancel && *sink->cancel && !res->cancelled && !res->timed_out &&
+		    !res->interrupted) {
+			res->cancelled = true;
+			signal_group(c, req, r.pgid, "TERM");
+			kill_at = now_ms() + req->grace_ms;
+			progress = true;
+		}
 		if (can_signal && kill_at && now_ms() >= kill_at) {
 			signal_group(c, req, r.pgid, "KILL");
 			kill_at = 0;

@@ -253,7 +253,8 @@ static struct regex *compile_pattern(struct step_exec *x, const struct pattern *
 static struct regex *pattern_re(struct step_exec *x, const struct pattern *p, struct regex **owned)
 {
 	*owned = NULL;
-	if (!p)
+	/* no pattern: a capture the step sets itself (archive.*) */
+	if (!p || !p->t)
 		return NULL;
 	if (p->re)
 		return p->re;

@@ -29,7 +29,9 @@ enum step_modifier {
 	MOD_PARALLEL = 1u << 19,
 };
 
-enum step_action { ACT_RUN, ACT_USES, ACT_CONFIRM, ACT_NOTE, ACT_GROUP, ACT_TRANSFER, ACT_LATER };
+/* ACT_TRANSFER: upload, download, write, archive, extract — steps that move
+ * files rather than run a command of the runbook's. */
+enum step_action { ACT_RUN, ACT_USES, ACT_CONFIRM, ACT_NOTE, ACT_GROUP, ACT_TRANSFER };
 
 struct step_exec; /* engine.h */
 struct step;      /* runbook.h */
@@ -42,7 +44,9 @@ struct step_kind {
 	/* Runs one attempt of a leaf step on one host; NULL for structural
 	 * kinds (group, uses) that the engine walks itself. */
 	int (*run)(struct step_exec *x);
-	const char *later;        /* non-NULL: not in this version, and why */
+	bool readonly;            /* changes nothing on the host (archive) */
+	bool rerun;               /* safe to run again when interrupted: a
+				   * resume does so without asking */
 };
 
 extern const struct step_kind step_kinds[];
@@ -70,6 +74,26 @@ int run_upload(struct step_exec *x);
 int run_download(struct step_exec *x);
 int run_write(struct step_exec *x);
 char *transfer_describe(const struct step *st, char *(*render)(void *ctx, const struct tmpl *t), void *ctx);
+
+/* What the transfer kinds share (transfer.c): paths on the operator's
+ * machine (relative: from the runbook's folder) and on the host (from the
+ * step's cwd), the step's deadline (0: none; sets x->timeout_ms), and the
+ * rendering and logging of a transfer's two templates. */
+char *xfer_here_path(struct step_exec *x, const char *p);
+char *xfer_host_path(struct step_exec *x, const char *p, const char *cwd);
+long long xfer_deadline(struct step_exec *x);
+struct xfer {
+	char *a, *b, *cwd;   /* the two templates rendered, and the cwd */
+};
+/* 0, or -1 with x->why set; xfer_end either way. */
+int xfer_begin(struct step_exec *x, const struct tmpl *ta, const struct tmpl *tb, struct xfer *X);
+void xfer_end(struct xfer *X);
+
+/* archive_step.c: archive, extract, and the undo every extract carries. */
+int run_archive(struct step_exec *x);
+int run_extract(struct step_exec *x);
+int run_extract_undo(struct step_exec *x);
+extern const struct step_kind extract_undo_kind;
 
 /* Runs the step's check (it must have one) and only the check: 0 when it
  * passes, else -1 with x->why set.  Used after the action, and by resume

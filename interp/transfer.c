@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "journal.h"
 #include "sig.h"
+#include "snapshot.h"
 #include "template.h"
 #include "ui.h"
 
@@ -46,6 +47,27 @@ char *transfer_describe(const struct step *st, char *(*render)(void *ctx, const 
 	char *src = render(ctx, st->xsrc), *dest = render(ctx, st->xdest);
 	struct sbuf sb = {0};
 	const char *k = st->kind->key;
+	if (!strcmp(k, "archive") || !strcmp(k, "extract")) {
+		bool ar = !strcmp(k, "archive");
+		sbuf_addf(&sb, "%s %s \xe2\x86\x92 %s", k, src ? src : "?", dest ? dest : "?");
+		struct sbuf opt = {0};
+		if (ar && st->xformat >= 0)
+			sbuf_addf(&opt, "%s", snap_format_name((enum snap_format)st->xformat));
+		if (ar && st->xlevel >= 0)
+			sbuf_addf(&opt, "%slevel %d", opt.len ? ", " : "", st->xlevel);
+		for (size_t i = 0; ar && i < st->nxexcl; i++)
+			sbuf_addf(&opt, "%s%s%s", opt.len ? (i ? " " : ", ") : "", i ? "" : "excluding ", st->xexcl[i]);
+		if (!ar && st->xstrip)
+			sbuf_addf(&opt, "strip %d", st->xstrip);
+		if (!ar && st->xoverwrite)
+			sbuf_addf(&opt, "%soverwrite", opt.len ? ", " : "");
+		if (opt.len)
+			sbuf_addf(&sb, " (%s)", sbuf_str(&opt));
+		sbuf_release(&opt);
+		free(src);
+		free(dest);
+		return sbuf_detach(&sb);
+	}
 	if (!strcmp(k, "write"))
 		sbuf_addf(&sb, "write %s", dest ? dest : "?");
 	else
@@ -60,7 +82,7 @@ char *transfer_describe(const struct step *st, char *(*render)(void *ctx, const 
 /* --- paths ----------------------------------------------------------------- */
 
 /* A path on the operator's machine: relative ones from the runbook's folder. */
-static char *here_path(struct step_exec *x, const char *p)
+char *xfer_here_path(struct step_exec *x, const char *p)
 {
 	const char *dir = x->eng->plan->rb->dir;
 	if (p[0] == '/' || !dir || !*dir)
@@ -69,14 +91,14 @@ static char *here_path(struct step_exec *x, const char *p)
 }
 
 /* A path on the host: relative ones from the step's cwd when it has one. */
-static char *host_path(struct step_exec *x, const char *p, const char *cwd)
+char *xfer_host_path(struct step_exec *x, const char *p, const char *cwd)
 {
 	if (p[0] == '/' || !cwd)
 		return xstrdup(p);
 	return xasprintf("%s/%s", cwd, p);
 }
 
-static long long deadline_of(struct step_exec *x)
+long long xfer_deadline(struct step_exec *x)
 {
 	struct scope *sc;
 	const struct step *s = pstep_nearest(x->ps, NEAREST_TIMEOUT, &sc);
@@ -230,7 +252,7 @@ static int sudo_put(struct step_exec *x, int src_fd, const char *dest, int mode,
 	sbuf_adds(&cmd, " || { rm -f -- \"$t\"; exit 1; }; }");
 	free(pattern);
 	struct collect c = {.fd = -1};
-	struct exec_sink sink = {collect_data, &c, NULL};
+	struct exec_sink sink = {collect_data, &c, NULL, NULL};
 	struct exec_result res;
 	exec_command_io(x, sbuf_str(&cmd), src_fd, &sink, &res);
 	int rc = 0;
@@ -259,7 +281,7 @@ static int sudo_get(struct step_exec *x, const char *src, int dst_fd, int *mode,
 	sbuf_adds(&cmd, " >&2 && exec cat -- ");
 	shell_quote_word(&cmd, src);
 	struct collect c = {.fd = dst_fd};
-	struct exec_sink sink = {collect_data, &c, NULL};
+	struct exec_sink sink = {collect_data, &c, NULL, NULL};
 	struct exec_result res;
 	exec_command_io(x, sbuf_str(&cmd), -1, &sink, &res);
 	int rc = 0;
@@ -289,7 +311,7 @@ static int sudo_get(struct step_exec *x, const char *src, int dst_fd, int *mode,
 static int put(struct step_exec *x, int src_fd, const char *buf, size_t len, const char *dest, int mode,
 	       char **why)
 {
-	long long deadline = deadline_of(x);
+	long long deadline = xfer_deadline(x);
 	int rc;
 	if (exec_uses_sudo(x)) {
 		int fd = src_fd;
@@ -352,14 +374,7 @@ static int finish(struct step_exec *x, int rc, const char *fmt, ...)
 	return 0;
 }
 
-/* The rendered values of a transfer: its two templates and the cwd. */
-struct xfer {
-	char *a, *b, *cwd;
-};
-
-/* Renders what the transfer reads and logs what it does.  0, or -1 with
- * x->why set; xfer_end either way. */
-static int xfer_begin(struct step_exec *x, const struct tmpl *ta, const struct tmpl *tb, struct xfer *X)
+int xfer_begin(struct step_exec *x, const struct tmpl *ta, const struct tmpl *tb, struct xfer *X)
 {
 	X->a = rend(x, ta);
 	X->b = rend(x, tb);
@@ -372,7 +387,7 @@ static int xfer_begin(struct step_exec *x, const struct tmpl *ta, const struct t
 	return 0;
 }
 
-static void xfer_end(struct xfer *X)
+void xfer_end(struct xfer *X)
 {
 	free(X->a);
 	free(X->b);
@@ -386,7 +401,7 @@ int run_upload(struct step_exec *x)
 	if (xfer_begin(x, x->st->xsrc, x->st->xdest, &X) < 0)
 		goto out;
 	const char *src = X.a, *dest = X.b, *cwd = X.cwd;
-	char *from = here_path(x, src), *to = host_path(x, dest, cwd);
+	char *from = xfer_here_path(x, src), *to = xfer_host_path(x, dest, cwd);
 	int fd = open(from, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -414,7 +429,7 @@ int run_write(struct step_exec *x)
 	if (xfer_begin(x, x->st->xcontent, x->st->xdest, &X) < 0)
 		goto out;
 	const char *content = X.a, *dest = X.b, *cwd = X.cwd;
-	char *to = host_path(x, dest, cwd);
+	char *to = xfer_host_path(x, dest, cwd);
 	int mode = x->st->xmode >= 0 ? x->st->xmode : 0644;
 	size_t len = strlen(content);
 	rc = put(x, -1, content, len, to, mode, &x->why);
@@ -433,7 +448,7 @@ int run_download(struct step_exec *x)
 	if (xfer_begin(x, x->st->xsrc, x->st->xdest, &X) < 0)
 		goto out;
 	const char *src = X.a, *dest = X.b, *cwd = X.cwd;
-	char *from = host_path(x, src, cwd), *to = here_path(x, dest);
+	char *from = xfer_host_path(x, src, cwd), *to = xfer_here_path(x, dest);
 	int fd = temp_beside(to, &tmp);
 	if (fd < 0) {
 		x->why = xasprintf("cannot create a file beside %s: %s", to, strerror(errno));
@@ -449,7 +464,7 @@ int run_download(struct step_exec *x)
 		if (rc == 0 && fstat(fd, &st) == 0)
 			size = st.st_size;
 	} else {
-		struct get_req r = {.src = from, .dst_fd = fd, .deadline = deadline_of(x)};
+		struct get_req r = {.src = from, .dst_fd = fd, .deadline = xfer_deadline(x)};
 		bool lost = false;
 		struct transport *t = exec_transport(x, &x->why);
 		rc = t ? t->ops->get(t, &r, &x->why, &lost) : -1;

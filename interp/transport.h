@@ -30,12 +30,16 @@ struct exec_sink {
 	 * resumed after runbook itself was killed can wait for a command
 	 * that outlived it.  May be NULL. */
 	void (*started)(void *ctx, long pgid);
+	/* Set to true by whoever consumes the output (may be NULL): the
+	 * command is stopped as at a timeout, and res->cancelled is set. */
+	const bool *cancel;
 };
 
 struct exec_result {
 	int rc;            /* exit status, or 128+signal like a shell */
 	int signal;        /* the terminating signal, or 0 */
 	bool timed_out;    /* killed because of timeout */
+	bool cancelled;    /* stopped because the sink asked (exec_sink.cancel) */
 	bool interrupted;  /* killed because the operator interrupted */
 	bool lost;         /* the connection to the host was lost: the
 			    * command's fate is unknown (error says why) */

@@ -23,6 +23,7 @@ have_pkg yaml-0.1 || need="$need libyaml-dev"
 have_pkg libpcre2-8 || need="$need libpcre2-dev"
 have_pkg libssh2 || need="$need libssh2-1-dev"
 have_pkg libarchive || need="$need libarchive-dev"
+have_pkg libcrypto || need="$need libssl-dev"
 if [ "$what" = test ] || [ "$what" = bench ]; then
 	have_cmd python3 || need="$need python3"
 	have_cmd script || need="$need bsdutils"

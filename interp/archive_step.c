@@ -1,0 +1,1040 @@
+/* archive_step.c — the archive and extract steps, and extract's undo.
+ *
+ *   archive {path: folder on the host, to: archive here, format, exclude, level}
+ *   extract {from: archive here, to: folder on the host, strip, overwrite}
+ *
+ * The archive always lands on the operator's machine, the folder is on
+ * the step's host.  A local folder is read with libarchive's disk reader;
+ * any other (an SSH host, or sudo) is read by `tar` on the host, whose
+ * stream comes through the command's channel into libarchive here — the
+ * target never stages a copy, its disk may be full.  Extraction runs the
+ * other way: the archive is verified against its manifest before anything
+ * is written, then streamed (as a pax tar) into `tar -x` on the host, or
+ * written by libarchive locally, into a new folder beside `to`, which then
+ * takes `to`'s place.  The previous contents are kept beside it, under a
+ * name made of the run's and the step's ids, for the undo:
+ *
+ *   .NAME.rb-new-XXXXXX        the extraction, until it is complete
+ *   .NAME.rb-prev-RUN-STEP     what `to` held (an empty file: nothing)
+ *   .NAME.rb-undone-RUN-STEP   the extraction, while the undo runs
+ *
+ * Every part can be run again after a crash: a second extract finds the
+ * saved previous contents and replaces only its own earlier result; a
+ * second undo finds the previous contents already back.
+ *
+ * The libarchive side of a remote archive or extract runs on a thread of
+ * its own (a pump), fed by or feeding a pipe, so that hashing and
+ * compressing overlap the transfer and other hosts' tasks go on. */
+#include "steps.h"
+
+#include "co.h"
+#include "engine.h"
+#include "glob.h"
+#include "sig.h"
+#include "snapshot.h"
+#include "template.h"
+#include "ui.h"
+
+#include <archive.h>
+#include <dirent.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* --- small things ------------------------------------------------------------ */
+
+static void human(char *buf, size_t n, long long b)
+{
+	if (b < 1024)
+		snprintf(buf, n, "%lld bytes", b);
+	else if (b < 1024 * 1024)
+		snprintf(buf, n, "%.1f KiB", (double)b / 1024);
+	else if (b < 1024LL * 1024 * 1024)
+		snprintf(buf, n, "%.1f MiB", (double)b / (1024 * 1024));
+	else
+		snprintf(buf, n, "%.2f GiB", (double)b / (1024.0 * 1024 * 1024));
+}
+
+/* Stops the libarchive loops: the operator's Ctrl-C, the step's
+ * timeout, or the other side of a pump giving up. */
+struct stopper {
+	long long deadline;
+	atomic_bool abort;
+};
+
+static char *stop_check(void *ctx)
+{
+	struct stopper *s = ctx;
+	if (sig_interrupted())
+		return xstrdup("interrupted");
+	if (s->deadline && now_ms() >= s->deadline)
+		return xstrdup("timed out");
+	if (atomic_load(&s->abort))
+		return xstrdup("stopped");
+	return NULL;
+}
+
+/* Sets x's outcome from a libarchive-side failure. */
+static int failed(struct step_exec *x, char *why)
+{
+	if (sig_interrupted()) {
+		x->interrupted = true;
+		free(why);
+		x->why = xasprintf("interrupted by signal %d", sig_interrupted());
+	} else if (why && !strcmp(why, "timed out")) {
+		free(why);
+		char d[32];
+		format_duration(d, sizeof(d), x->timeout_ms);
+		x->why = xasprintf("timed out after %s", d);
+	} else {
+		x->why = why ? why : xstrdup("failed");
+	}
+	return -1;
+}
+
+/* What a command wrote, kept bounded. */
+struct collect {
+	struct sbuf out, err;
+	int fd;                  /* stdout goes here when ≥ 0 */
+	int werr;                /* errno of a failed write to fd */
+	bool cancel;             /* stop the command (its reader gave up) */
+};
+
+static void collect_data(void *ctx, int stream, const char *buf, size_t n)
+{
+	struct collect *c = ctx;
+	if (stream == 1 && c->fd >= 0) {
+		while (n && !c->werr) {
+			ssize_t w = write(c->fd, buf, n);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				c->werr = errno;
+				c->cancel = true;
+				break;
+			}
+			buf += w;
+			n -= (size_t)w;
+		}
+		return;
+	}
+	struct sbuf *sb = stream == 2 ? &c->err : &c->out;
+	if (sb->len < 16384)
+		sbuf_add(sb, buf, n);
+}
+
+static void collect_release(struct collect *c)
+{
+	sbuf_release(&c->out);
+	sbuf_release(&c->err);
+}
+
+/* stderr, trimmed, for a message. */
+static char *err_text(struct collect *c)
+{
+	const char *e = sbuf_str(&c->err);
+	size_t n = strlen(e);
+	while (n && (e[n - 1] == '\n' || e[n - 1] == ' '))
+		n--;
+	return xstrndup(e, n > 600 ? 600 : n);
+}
+
+/* Runs a shell script as the step (sudo, env, cwd, timeout).  0 when it
+ * exited 0, else -1 with x->why (and x->interrupted / x->lost) set. */
+static int sh_run(struct step_exec *x, const char *script, int in_fd, struct collect *c, const char *what)
+{
+	struct exec_sink sink = {collect_data, c, NULL, &c->cancel};
+	struct exec_result res;
+	exec_command_io(x, script, in_fd, &sink, &res);
+	int rc = 0;
+	if (res.lost) {
+		x->interrupted = x->lost = true;
+		x->why = xstrdup(res.error);
+		rc = -1;
+	} else if (res.error) {
+		x->why = xasprintf("%s: %s", what, res.error);
+		rc = -1;
+	} else if (res.interrupted) {
+		x->interrupted = true;
+		x->why = xasprintf("interrupted by signal %d", sig_interrupted());
+		rc = -1;
+	} else if (res.timed_out) {
+		char d[32];
+		format_duration(d, sizeof(d), x->timeout_ms);
+		x->why = xasprintf("timed out after %s", d);
+		rc = -1;
+	} else if (res.cancelled || res.rc != 0) {
+		x->rc = res.rc;
+		char *e = err_text(c);
+		if (res.cancelled)
+			x->why = xasprintf("%s was stopped", what);
+		else
+			x->why = xasprintf("%s failed (exit %d)%s%s", what, res.rc, *e ? ": " : "", e);
+		free(e);
+		rc = -1;
+	}
+	exec_result_release(&res);
+	return rc;
+}
+
+/* Logs each line of text as a warning of the step. */
+static void warn_lines(struct step_exec *x, const char *text)
+{
+	while (text && *text) {
+		size_t n = strcspn(text, "\n");
+		if (n) {
+			stepio_log(x, "# warning: %.*s\n", (int)n, text);
+			ui_note(x->depth, "warning", "%.*s", (int)n, text);
+		}
+		text += n + (text[n] == '\n');
+	}
+}
+
+/* --- pumps: libarchive on a thread, the command on the main flow ------------ */
+
+struct pump {
+	pthread_t th;
+	int (*body)(struct pump *p);
+	int fd;                  /* the thread's end of the data pipe */
+	int go[2];               /* archive: the main flow says whether to finish */
+	int done[2];             /* the thread says it has ended */
+	struct stopper stop;
+	int rc;
+	char *why;
+	void *arg;
+};
+
+static void *pump_main(void *arg)
+{
+	struct pump *p = arg;
+	p->rc = p->body(p);
+	char b = 1;
+	while (write(p->done[1], &b, 1) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+static int pump_start(struct pump *p, char **why)
+{
+	p->go[0] = p->go[1] = p->done[0] = p->done[1] = -1;
+	if (pipe2(p->done, O_CLOEXEC) < 0 || pipe2(p->go, O_CLOEXEC) < 0) {
+		*why = xasprintf("cannot create a pipe: %s", strerror(errno));
+		return -1;
+	}
+	/* signals stay with the main flow */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int e = pthread_create(&p->th, NULL, pump_main, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e) {
+		*why = xasprintf("cannot start a thread: %s", strerror(e));
+		return -1;
+	}
+	return 0;
+}
+
+/* Waits for the thread (other hosts' tasks run meanwhile), then joins. */
+static void pump_join(struct pump *p)
+{
+	for (;;) {
+		struct pollfd pf = {.fd = p->done[0], .events = POLLIN};
+		if (co_poll(&pf, 1, 1000) > 0)
+			break;
+	}
+	pthread_join(p->th, NULL);
+	for (int i = 0; i < 2; i++) {
+		if (p->done[i] >= 0)
+			close(p->done[i]);
+		if (p->go[i] >= 0)
+			close(p->go[i]);
+	}
+}
+
+/* --- names --------------------------------------------------------------------- */
+
+/* `to` of an extract, split: its folder and its name.  NULL when it
+ * cannot be a folder's path. */
+struct target {
+	char *to, *parent, *base;
+	char *prev, *trash, *tmpl;
+};
+
+static void target_release(struct target *t)
+{
+	free(t->to);
+	free(t->parent);
+	free(t->base);
+	free(t->prev);
+	free(t->trash);
+	free(t->tmpl);
+}
+
+static int target_of(struct step_exec *x, const char *path, const char *step_id, struct target *t)
+{
+	memset(t, 0, sizeof(*t));
+	char *p = xstrdup(path);
+	size_t n = strlen(p);
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+	char *slash = strrchr(p, '/');
+	const char *base = slash ? slash + 1 : p;
+	if (!*base || !strcmp(base, ".") || !strcmp(base, "..") || !strcmp(p, "/")) {
+		x->why = xasprintf("'to' must name a folder (not '%s')", path);
+		free(p);
+		return -1;
+	}
+	t->to = p;
+	t->base = xstrdup(base);
+	t->parent = slash ? (slash == p ? xstrdup("/") : xstrndup(p, (size_t)(slash - p))) : xstrdup(".");
+	const char *sep = !strcmp(t->parent, "/") ? "" : "/";
+	t->prev = xasprintf("%s%s.%s.rb-prev-%s-%s", t->parent, sep, t->base, x->eng->plan->run_id, step_id);
+	t->trash = xasprintf("%s%s.%s.rb-undone-%s-%s", t->parent, sep, t->base, x->eng->plan->run_id, step_id);
+	t->tmpl = xasprintf("%s%s.%s.rb-new-XXXXXX", t->parent, sep, t->base);
+	return 0;
+}
+
+static void sh_var(struct sbuf *sb, const char *name, const char *val)
+{
+	sbuf_addf(sb, "%s=", name);
+	/* a relative path must not read as an option */
+	if (val[0] == '-')
+		sbuf_adds(sb, "./");
+	shell_quote_word(sb, val);
+	sbuf_addc(sb, '\n');
+}
+
+/* Is the folder state fit for an extract?  (The same test runs locally
+ * and in the remote script.) */
+static const char PRECHECK_SH[] =
+	"if [ -L \"$to\" ] || { [ -e \"$to\" ] && [ ! -d \"$to\" ]; }; then\n"
+	"  echo \"runbook: $to is not a folder\" >&2; exit 3; fi\n"
+	"if [ ! -d \"$(dirname -- \"$to\")\" ]; then\n"
+	"  echo \"runbook: $(dirname -- \"$to\") does not exist\" >&2; exit 3; fi\n"
+	"if [ ! -e \"$prev\" ] && [ ! -L \"$prev\" ] && [ \"$ow\" = 0 ] && [ -d \"$to\" ] && [ -n \"$(ls -A -- \"$to\")\" ]; then\n"
+	"  echo \"runbook: $to is not empty: give 'overwrite: true' to replace what it holds\" >&2; exit 3; fi\n";
+
+/* Puts the complete extraction $t in place of $to, keeping what $to held
+ * as $prev — unless an earlier attempt of this step already did (then
+ * $to is that attempt's result, which goes). */
+static const char SWAP_SH[] =
+	"sync -f \"$t\" 2>/dev/null || sync\n"
+	"if [ -e \"$prev\" ] || [ -L \"$prev\" ]; then rm -rf -- \"$to\" || exit 3; s=earlier\n"
+	"elif [ -e \"$to\" ]; then mv -- \"$to\" \"$prev\" || { rm -rf -- \"$t\"; exit 3; }; s=kept\n"
+	"else : > \"$prev\" || { rm -rf -- \"$t\"; exit 3; }; s=none\n"
+	"fi\n"
+	"if [ -e \"$to\" ]; then echo \"runbook: $to came back while it was replaced\" >&2; rm -rf -- \"$t\"; exit 3; fi\n"
+	"mv -- \"$t\" \"$to\" || exit 3\n"
+	"echo \"runbook-prev: $s\"\n";
+
+static const char UNDO_SH[] =
+	"if [ ! -e \"$prev\" ] && [ ! -L \"$prev\" ]; then\n"
+	"  if [ -e \"$trash\" ] || [ -L \"$trash\" ]; then rm -rf -- \"$trash\"; exit 0; fi\n"
+	"  echo \"runbook: the previous contents of $to ($prev) are gone: nothing to put back\" >&2; exit 3\n"
+	"fi\n"
+	"if [ -e \"$trash\" ] || [ -L \"$trash\" ]; then rm -rf -- \"$trash\" || exit 3; fi\n"
+	"if [ -e \"$to\" ] || [ -L \"$to\" ]; then mv -- \"$to\" \"$trash\" || exit 3; fi\n"
+	"if [ -d \"$prev\" ] && [ ! -L \"$prev\" ]; then mv -- \"$prev\" \"$to\" || exit 3\n"
+	"else rm -f -- \"$prev\" || exit 3; fi\n"
+	"rm -rf -- \"$trash\"\n";
+
+static void target_vars(struct sbuf *sb, const struct target *t, bool overwrite)
+{
+	sbuf_adds(sb, "set -f\n");
+	sh_var(sb, "to", t->to);
+	sh_var(sb, "prev", t->prev);
+	sh_var(sb, "trash", t->trash);
+	sh_var(sb, "tmpl", t->tmpl);
+	sbuf_addf(sb, "ow=%d\n", overwrite ? 1 : 0);
+}
+
+/* --- archive --------------------------------------------------------------------- */
+
+/* The remote side: tar on the host writes the tree to its stdout.  GNU
+ * tar is asked for what libarchive reads back: pax, holes, xattrs. */
+static char *tar_create_cmd(const char *path, bool zip)
+{
+	struct sbuf sb = {0};
+	sbuf_adds(&sb, "set -f\np=");
+	shell_quote_word(&sb, path);
+	sbuf_adds(&sb, "\n[ -d \"$p\" ] || { echo \"runbook: $p is not a folder\" >&2; exit 3; }\n"
+		       "cd -- \"$p\" || exit 3\n"
+		       "if tar --version 2>/dev/null | grep -q 'GNU tar'; then\n"
+		       "  exec tar --format=posix --sparse --xattrs '--xattrs-include=*'");
+	if (zip)
+		sbuf_adds(&sb, " --hard-dereference");
+	sbuf_adds(&sb, " -cf - .\nfi\nexec tar -cf - .\n");
+	return sbuf_detach(&sb);
+}
+
+struct archive_pump {
+	struct snap_writer *w;
+	struct snap_totals t;
+};
+
+static int archive_body(struct pump *p)
+{
+	struct archive_pump *ap = p->arg;
+	int rc = snap_add_tar(ap->w, p->fd, &(struct snap_stop){stop_check, &p->stop}, &p->why);
+	/* no more reading: a writer still sending gets EPIPE, not a hang */
+	close(p->fd);
+	p->fd = -1;
+	char go = 0;
+	while (read(p->go[0], &go, 1) < 0 && errno == EINTR)
+		;
+	if (rc == 0 && go == 1)
+		rc = snap_writer_finish(ap->w, &(struct snap_stop){stop_check, &p->stop}, &ap->t, &p->why);
+	return rc;
+}
+
+/* tar's exit 1 with only "changed as we read it" warnings: a live tree;
+ * what arrived is consistent with its manifest. */
+static bool tar_changed_only(const struct exec_result *res, struct collect *c)
+{
+	const char *e = sbuf_str(&c->err);
+	return res->rc == 1 && strstr(e, "as we read it") && !strstr(e, "Cannot ") && !strstr(e, "ermission denied");
+}
+
+static int archive_remote(struct step_exec *x, struct snap_writer *w, const char *from, bool zip,
+			  long long deadline, struct snap_totals *t)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		x->why = xasprintf("cannot create a pipe: %s", strerror(errno));
+		return -1;
+	}
+	struct archive_pump ap = {.w = w};
+	struct pump p = {.body = archive_body, .fd = fds[0], .arg = &ap};
+	p.stop.deadline = deadline;
+	char *why = NULL;
+	if (pump_start(&p, &why) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return failed(x, why);
+	}
+	char *cmd = tar_create_cmd(from, zip);
+	struct collect c = {.fd = fds[1]};
+	struct exec_sink sink = {collect_data, &c, NULL, &c.cancel};
+	struct exec_result res;
+	exec_command_io(x, cmd, -1, &sink, &res);
+	free(cmd);
+	close(fds[1]);
+	bool ok = !res.error && !res.lost && !res.interrupted && !res.timed_out && !res.cancelled &&
+		  (res.rc == 0 || tar_changed_only(&res, &c));
+	char go = ok ? 1 : 0;
+	if (!ok)
+		atomic_store(&p.stop.abort, true);
+	while (write(p.go[1], &go, 1) < 0 && errno == EINTR)
+		;
+	pump_join(&p);
+	int rc = 0;
+	/* the host's side first: its failure explains the stream's */
+	if (res.lost) {
+		x->interrupted = x->lost = true;
+		x->why = xstrdup(res.error);
+		rc = -1;
+	} else if (res.error) {
+		x->why = xasprintf("cannot run tar on %s: %s", x->host->name, res.error);
+		rc = -1;
+	} else if (res.interrupted) {
+		x->interrupted = true;
+		x->why = xasprintf("interrupted by signal %d", sig_interrupted());
+		rc = -1;
+	} else if (res.timed_out) {
+		char d[32];
+		format_duration(d, sizeof(d), x->timeout_ms);
+		x->why = xasprintf("timed out after %s", d);
+		rc = -1;
+	} else if (!ok && !res.cancelled) {
+		char *e = err_text(&c);
+		x->rc = res.rc;
+		x->why = xasprintf("tar on %s failed (exit %d)%s%s", x->host->name, res.rc, *e ? ": " : "", e);
+		free(e);
+		rc = -1;
+	} else if (p.rc < 0) {
+		rc = failed(x, p.why);
+		p.why = NULL;
+	} else {
+		*t = ap.t;
+		/* what tar said without failing: sockets left out, files that changed */
+		char *e = err_text(&c);
+		warn_lines(x, e);
+		free(e);
+	}
+	free(p.why);
+	exec_result_release(&res);
+	collect_release(&c);
+	return rc;
+}
+
+/* Half-written archives of earlier attempts (a crash, a kill) beside to. */
+static void remove_stale(struct step_exec *x, const char *to)
+{
+	char *dir = xstrdup(to);
+	char *slash = strrchr(dir, '/');
+	const char *base = slash ? slash + 1 : to;
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	char *prefix = xasprintf("%s.rb-tmp-", base);
+	char *mprefix = xasprintf("%s.manifest.json.rb-tmp-", base);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		const char *n = de->d_name;
+		if ((!strncmp(n, prefix, strlen(prefix)) && strlen(n) == strlen(prefix) + 6) ||
+		    !strncmp(n, mprefix, strlen(mprefix))) {
+			char *p = xasprintf("%s/%s", dir, n);
+			if (unlink(p) == 0)
+				stepio_log(x, "# removed %s, left by an interrupted attempt\n", p);
+			free(p);
+		}
+	}
+	if (d)
+		closedir(d);
+	free(prefix);
+	free(mprefix);
+	free(dir);
+}
+
+int run_archive(struct step_exec *x)
+{
+	const struct step *st = x->st;
+	stepio_begin(x);
+	struct xfer X;
+	int rc = -1;
+	if (xfer_begin(x, st->xsrc, st->xdest, &X) < 0)
+		goto out;
+	char *from = xfer_host_path(x, X.a, X.cwd), *to = xfer_here_path(x, X.b);
+	enum snap_format fmt;
+	struct stat sb;
+	if (st->xformat >= 0)
+		fmt = (enum snap_format)st->xformat;
+	else if (snap_format_of_path(to, &fmt) < 0) {
+		x->why = xasprintf("cannot tell the archive's format from '%s': end it in .tar.zst, .tar.gz, .tar or "
+				   ".zip, or give 'format'", to);
+		goto done;
+	}
+	int lo, hi;
+	if (st->xlevel >= 0 && (!snap_format_levels(fmt, &lo, &hi) || st->xlevel < lo || st->xlevel > hi)) {
+		x->why = hi < lo ? xasprintf("a %s archive takes no 'level'", snap_format_name(fmt))
+				 : xasprintf("'level' of a %s archive is %d to %d", snap_format_name(fmt), lo, hi);
+		goto done;
+	}
+	if (stat(to, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		x->why = xasprintf("%s is a folder: give the archive's file name", to);
+		goto done;
+	}
+	remove_stale(x, to);
+	long long deadline = xfer_deadline(x);
+	struct snap_spec sp = {.to = to,
+			       .format = fmt,
+			       .level = st->xlevel,
+			       .excludes = st->xexcl,
+			       .nexcludes = st->nxexcl,
+			       .host = x->host->name,
+			       .source = from};
+	struct snap_totals t;
+	char *why = NULL;
+	struct snap_writer *w = snap_writer_new(&sp, &why);
+	if (!w) {
+		failed(x, why);
+		goto done;
+	}
+	if (x->host->local && !exec_uses_sudo(x)) {
+		struct stopper s = {.deadline = deadline};
+		struct snap_stop stop = {stop_check, &s};
+		if (snap_add_disk(w, from, &stop, &why) < 0 || snap_writer_finish(w, &stop, &t, &why) < 0)
+			failed(x, why);
+		else
+			rc = 0;
+	} else {
+		rc = archive_remote(x, w, from, fmt == SNAP_ZIP, deadline, &t);
+	}
+	warn_lines(x, snap_writer_notes(w));
+	snap_writer_free(w);
+	if (rc == 0) {
+		char in[32], out[32];
+		human(in, sizeof(in), t.bytes);
+		human(out, sizeof(out), t.archive_bytes);
+		char *ex = t.excluded ? xasprintf(", %lld excluded", t.excluded) : xstrdup("");
+		stepio_log(x, "# archived %lld entries (%s) from %s:%s into %s (%s, %s), verified%s\n# sha256 %s\n",
+			   t.entries, in, x->host->name, from, to, out, snap_format_name(fmt), ex, t.sha256);
+		ui_note(x->depth, "archive", "%lld entries (%s) into %s (%s, %s), verified%s", t.entries, in, to, out,
+			snap_format_name(fmt), ex);
+		free(ex);
+		x->rc = 0;
+		/* the captures archive.entries, archive.bytes, archive.sha256 */
+		char *vals[3] = {xasprintf("%lld", t.entries), xasprintf("%lld", t.archive_bytes), xstrdup(t.sha256)};
+		for (size_t i = 0; i < 3 && i < st->ncaps; i++) {
+			free(x->cap_val[i]);
+			x->cap_val[i] = vals[i];
+			vals[i] = NULL;
+			scope_set(x->lk.scope, st->caps[i].name, x->cap_val[i], false);
+		}
+		for (size_t i = 0; i < 3; i++)
+			free(vals[i]);
+		if (st->check)
+			rc = step_check(x);
+	}
+done:
+	free(from);
+	free(to);
+out:
+	xfer_end(&X);
+	return rc;
+}
+
+/* --- extract ----------------------------------------------------------------------- */
+
+/* The paths an extraction may create: relative, no "..", never through a
+ * symlink the archive itself made. */
+struct safety {
+	int strip;
+	char **links;            /* symlinks made so far (sorted) */
+	size_t nlinks, cap;
+	const char *path;        /* the current entry's, stripped */
+	const char *hardlink;    /* ...and its hard link's target */
+	char *pathbuf, *linkbuf;
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_link(struct safety *s, const char *p, size_t n)
+{
+	char *key = xstrndup(p, n);
+	bool hit = s->nlinks && bsearch(&key, s->links, s->nlinks, sizeof(char *), cmp_str);
+	free(key);
+	return hit;
+}
+
+static const char *through_link(struct safety *s, const char *p)
+{
+	for (const char *q = strchr(p, '/'); q; q = strchr(q + 1, '/'))
+		if (is_link(s, p, (size_t)(q - p)))
+			return q;
+	return NULL;
+}
+
+static void add_link(struct safety *s, const char *p)
+{
+	if (is_link(s, p, strlen(p)))
+		return;
+	VEC_PUSH(s->links, s->nlinks, s->cap, xstrdup(p));
+	qsort(s->links, s->nlinks, sizeof(char *), cmp_str);
+}
+
+static void safety_release(struct safety *s)
+{
+	for (size_t i = 0; i < s->nlinks; i++)
+		free(s->links[i]);
+	free(s->links);
+	free(s->pathbuf);
+	free(s->linkbuf);
+}
+
+/* 1: the entry is stripped away; 0: s->path (and s->hardlink) are safe;
+ * -1 with *why. */
+static int safe_entry(struct safety *s, const struct mf_entry *m, char **why)
+{
+	const char *p = snap_strip(m->path, s->strip);
+	s->path = p;
+	s->hardlink = NULL;
+	if (!p)
+		return 1;
+	const char *bad = snap_unsafe_path(p);
+	if (bad) {
+		*why = xasprintf("the archive holds '%s' (%s), which would land outside 'to': refused", m->path, bad);
+		return -1;
+	}
+	const char *q = through_link(s, p);
+	if (q) {
+		*why = xasprintf("the archive holds '%s', which would be written through its own symlink '%.*s': refused",
+				 m->path, (int)(q - p), p);
+		return -1;
+	}
+	if (m->type == MF_HARDLINK) {
+		const char *l = snap_strip(m->link, s->strip);
+		if (!l || (bad = snap_unsafe_path(l)) || through_link(s, l)) {
+			*why = xasprintf("the archive holds '%s', a hard link to '%s', outside 'to': refused", m->path,
+					 m->link);
+			return -1;
+		}
+		s->hardlink = l;
+	}
+	if (m->type == MF_SYMLINK)
+		add_link(s, p);
+	return 0;
+}
+
+static int check_entry(void *ctx, struct archive_entry *ae, const struct mf_entry *m, char **why)
+{
+	int r = safe_entry(ctx, m, why);
+	return r < 0 ? -1 : 1;
+}
+
+/* Writing locally with libarchive. */
+struct disk_out {
+	struct safety s;
+	struct archive *d;
+	const char *root;
+};
+
+static int disk_entry(void *ctx, struct archive_entry *ae, const struct mf_entry *m, char **why)
+{
+	struct disk_out *o = ctx;
+	int r = safe_entry(&o->s, m, why);
+	if (r)
+		return r;
+	free(o->s.pathbuf);
+	o->s.pathbuf = strcmp(o->s.path, ".") ? xasprintf("%s/%s", o->root, o->s.path) : xstrdup(o->root);
+	archive_entry_set_pathname(ae, o->s.pathbuf);
+	if (o->s.hardlink) {
+		free(o->s.linkbuf);
+		o->s.linkbuf = xasprintf("%s/%s", o->root, o->s.hardlink);
+		archive_entry_set_hardlink(ae, o->s.linkbuf);
+	}
+	if (archive_write_header(o->d, ae) < ARCHIVE_WARN) {
+		*why = xasprintf("cannot create %s: %s", o->s.pathbuf, archive_error_string(o->d));
+		return -1;
+	}
+	return 0;
+}
+
+static int disk_data(void *ctx, const void *buf, size_t n, long long off, char **why)
+{
+	struct disk_out *o = ctx;
+	if (archive_write_data_block(o->d, buf, n, off) < ARCHIVE_WARN) {
+		*why = xasprintf("cannot write %s: %s", o->s.pathbuf, archive_error_string(o->d));
+		return -1;
+	}
+	return 0;
+}
+
+static int disk_done(void *ctx, const struct mf_entry *m, char **why)
+{
+	struct disk_out *o = ctx;
+	if (archive_write_finish_entry(o->d) < ARCHIVE_WARN) {
+		*why = xasprintf("cannot finish %s: %s", o->s.pathbuf, archive_error_string(o->d));
+		return -1;
+	}
+	return 0;
+}
+
+/* A pax tar stream for `tar -x` on the host. */
+struct tar_out {
+	struct safety s;
+	struct archive *a;
+	long long at, size;
+};
+
+static int tar_entry(void *ctx, struct archive_entry *ae, const struct mf_entry *m, char **why)
+{
+	struct tar_out *o = ctx;
+	int r = safe_entry(&o->s, m, why);
+	if (r)
+		return r;
+	archive_entry_set_pathname(ae, o->s.path);
+	if (o->s.hardlink)
+		archive_entry_set_hardlink(ae, o->s.hardlink);
+	if (archive_write_header(o->a, ae) < ARCHIVE_WARN) {
+		*why = xasprintf("cannot send '%s': %s", m->path, archive_error_string(o->a));
+		return -1;
+	}
+	o->at = 0;
+	o->size = m->type == MF_FILE ? m->size : 0;
+	return 0;
+}
+
+static int tar_put(struct tar_out *o, const void *buf, size_t n, char **why)
+{
+	const char *p = buf;
+	while (n) {
+		la_ssize_t k = archive_write_data(o->a, p, n);
+		if (k <= 0) {
+			*why = xasprintf("cannot send the archive: %s", archive_error_string(o->a));
+			return -1;
+		}
+		p += k;
+		n -= (size_t)k;
+		o->at += k;
+	}
+	return 0;
+}
+
+static int tar_fill(struct tar_out *o, long long upto, char **why)
+{
+	static const char zero[65536];
+	while (o->at < upto) {
+		size_t k = upto - o->at > (long long)sizeof(zero) ? sizeof(zero) : (size_t)(upto - o->at);
+		if (tar_put(o, zero, k, why) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int tar_data(void *ctx, const void *buf, size_t n, long long off, char **why)
+{
+	struct tar_out *o = ctx;
+	/* holes as zeros: the entry's sparse map makes the writer drop them */
+	if (tar_fill(o, off, why) < 0)
+		return -1;
+	return tar_put(o, buf, n, why);
+}
+
+static int tar_done(void *ctx, const struct mf_entry *m, char **why)
+{
+	struct tar_out *o = ctx;
+	if (tar_fill(o, o->size, why) < 0)
+		return -1;
+	if (archive_write_finish_entry(o->a) < ARCHIVE_WARN) {
+		*why = xasprintf("cannot send the archive: %s", archive_error_string(o->a));
+		return -1;
+	}
+	return 0;
+}
+
+struct extract_pump {
+	const char *from;
+	int strip;
+	struct snap_totals t;
+};
+
+static int extract_body(struct pump *p)
+{
+	struct extract_pump *ep = p->arg;
+	struct tar_out o = {.s.strip = ep->strip};
+	o.a = archive_write_new();
+	archive_write_set_format_pax_restricted(o.a);
+	archive_write_set_option(o.a, "pax", "hdrcharset", "BINARY");
+	archive_write_set_bytes_in_last_block(o.a, 1);
+	int rc = -1;
+	if (archive_write_open_fd(o.a, p->fd) != ARCHIVE_OK) {
+		p->why = xasprintf("cannot start the stream: %s", archive_error_string(o.a));
+	} else {
+		struct snap_visit v = {tar_entry, tar_data, tar_done, &o};
+		rc = snap_read(ep->from, NULL, &v, &(struct snap_stop){stop_check, &p->stop}, &ep->t, &p->why);
+		if (rc == 0 && archive_write_close(o.a) != ARCHIVE_OK) {
+			p->why = xasprintf("cannot send the archive: %s", archive_error_string(o.a));
+			rc = -1;
+		}
+	}
+	archive_write_free(o.a);
+	close(p->fd);
+	p->fd = -1;
+	safety_release(&o.s);
+	return rc;
+}
+
+/* What the swap said of the previous contents: kept, none or earlier. */
+static void prev_state(struct collect *c, char *state, size_t n)
+{
+	const char *p = strstr(sbuf_str(&c->out), "runbook-prev: ");
+	snprintf(state, n, "%.*s", p ? (int)strcspn(p + 14, "\n") : 0, p ? p + 14 : "");
+}
+
+static int extract_remote(struct step_exec *x, const char *from, const struct target *tg, long long deadline,
+			  struct snap_totals *t, char *state, size_t nstate)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		x->why = xasprintf("cannot create a pipe: %s", strerror(errno));
+		return -1;
+	}
+	struct extract_pump ep = {.from = from, .strip = x->st->xstrip};
+	struct pump p = {.body = extract_body, .fd = fds[1], .arg = &ep};
+	p.stop.deadline = deadline;
+	char *why = NULL;
+	if (pump_start(&p, &why) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return failed(x, why);
+	}
+	struct sbuf sb = {0};
+	target_vars(&sb, tg, x->st->xoverwrite);
+	sbuf_adds(&sb, PRECHECK_SH);
+	sbuf_adds(&sb, "t=$(mktemp -d \"$tmpl\") || exit 3\n"
+		       "x=\nif tar --version 2>/dev/null | grep -q 'GNU tar'; then x='--xattrs --xattrs-include=*'; fi\n"
+		       "if ! tar -xpf - -C \"$t\" $x; then rm -rf -- \"$t\"; exit 4; fi\n");
+	sbuf_adds(&sb, SWAP_SH);
+	struct collect c = {.fd = -1};
+	int rc = sh_run(x, sbuf_str(&sb), fds[0], &c, "the restore");
+	close(fds[0]);
+	atomic_store(&p.stop.abort, rc < 0);
+	pump_join(&p);
+	if (rc == 0 && p.rc < 0) {
+		/* the stream failed but tar took what came: its folder was
+		 * swapped in — impossible, the script checks tar's status; kept
+		 * as a guard */
+		rc = failed(x, p.why);
+		p.why = NULL;
+	} else if (rc < 0 && p.rc < 0 && x->rc == 4 && p.why && strcmp(p.why, "stopped")) {
+		/* tar failed because the stream did: say why the stream did */
+		free(x->why);
+		x->why = p.why;
+		p.why = NULL;
+	} else if (rc == 0) {
+		*t = ep.t;
+		prev_state(&c, state, nstate);
+	}
+	free(p.why);
+	collect_release(&c);
+	sbuf_release(&sb);
+	return rc;
+}
+
+static int extract_local(struct step_exec *x, const char *from, const struct target *tg, long long deadline,
+			 struct snap_totals *t, char *state, size_t nstate)
+{
+	struct sbuf sb = {0};
+	struct collect c = {.fd = -1};
+	target_vars(&sb, tg, x->st->xoverwrite);
+	sbuf_adds(&sb, PRECHECK_SH);
+	int rc = sh_run(x, sbuf_str(&sb), -1, &c, "the restore");
+	sbuf_release(&sb);
+	collect_release(&c);
+	if (rc < 0)
+		return -1;
+	char *tmp = xstrdup(tg->tmpl);
+	if (!mkdtemp(tmp)) {
+		x->why = xasprintf("cannot create a folder beside %s: %s", tg->to, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	struct disk_out o = {.s.strip = x->st->xstrip, .root = tmp};
+	o.d = archive_write_disk_new();
+	int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_XATTR |
+		    ARCHIVE_EXTRACT_FFLAGS | ARCHIVE_EXTRACT_SPARSE | ARCHIVE_EXTRACT_SECURE_NODOTDOT;
+	if (geteuid() == 0)
+		flags |= ARCHIVE_EXTRACT_OWNER;
+	archive_write_disk_set_options(o.d, flags);
+	archive_write_disk_set_standard_lookup(o.d);
+	struct stopper s = {.deadline = deadline};
+	struct snap_visit v = {disk_entry, disk_data, disk_done, &o};
+	char *why = NULL;
+	rc = snap_read(from, NULL, &v, &(struct snap_stop){stop_check, &s}, t, &why);
+	if (rc == 0 && archive_write_close(o.d) != ARCHIVE_OK) {
+		why = xasprintf("cannot finish the restore: %s", archive_error_string(o.d));
+		rc = -1;
+	}
+	archive_write_free(o.d);
+	safety_release(&o.s);
+	if (rc < 0) {
+		failed(x, why);
+		sbuf_adds(&sb, "rm -rf -- ");
+		shell_quote_word(&sb, tmp);
+		if (system(sbuf_str(&sb)) != 0)
+			stepio_log(x, "# could not remove %s\n", tmp);
+		sbuf_release(&sb);
+		free(tmp);
+		return -1;
+	}
+	target_vars(&sb, tg, x->st->xoverwrite);
+	sh_var(&sb, "t", tmp);
+	sbuf_adds(&sb, SWAP_SH);
+	struct collect c2 = {.fd = -1};
+	rc = sh_run(x, sbuf_str(&sb), -1, &c2, "the swap");
+	if (rc == 0)
+		prev_state(&c2, state, nstate);
+	collect_release(&c2);
+	sbuf_release(&sb);
+	free(tmp);
+	return rc;
+}
+
+int run_extract(struct step_exec *x)
+{
+	const struct step *st = x->st;
+	struct xfer X;
+	int rc = -1;
+	if (xfer_begin(x, st->xsrc, st->xdest, &X) < 0)
+		goto out;
+	char *from = xfer_here_path(x, X.a), *to = xfer_host_path(x, X.b, X.cwd);
+	struct target tg;
+	if (target_of(x, to, x->ps->id, &tg) < 0)
+		goto done;
+	long long deadline = xfer_deadline(x);
+	/* proven whole and safe before anything is written */
+	struct stopper s = {.deadline = deadline};
+	struct safety sf = {.strip = st->xstrip};
+	struct snap_visit check = {check_entry, NULL, NULL, &sf};
+	struct snap_totals t;
+	char *why = NULL;
+	int vr = snap_read(from, NULL, &check, &(struct snap_stop){stop_check, &s}, &t, &why);
+	safety_release(&sf);
+	if (vr < 0) {
+		failed(x, why);
+		target_release(&tg);
+		goto done;
+	}
+	stepio_log(x, "# %s verified against its manifest: %lld entries, sha256 %s\n", from, t.entries, t.sha256);
+	char state[16] = "";
+	if (x->host->local && !exec_uses_sudo(x))
+		rc = extract_local(x, from, &tg, deadline, &t, state, sizeof(state));
+	else
+		rc = extract_remote(x, from, &tg, deadline, &t, state, sizeof(state));
+	if (rc == 0) {
+		char in[32];
+		human(in, sizeof(in), t.bytes);
+		char *before = !strcmp(state, "none") ? xstrdup("it did not exist before (the undo removes it)")
+			       : xasprintf("what it held before is kept in %s (the undo puts it back)", tg.prev);
+		stepio_log(x, "# restored %lld entries (%s) into %s:%s; %s\n", t.entries, in, x->host->name, tg.to, before);
+		ui_note(x->depth, "extract", "%lld entries (%s) into %s, verified; %s", t.entries, in, tg.to, before);
+		free(before);
+		x->rc = 0;
+		if (st->check)
+			rc = step_check(x);
+	}
+	target_release(&tg);
+done:
+	free(from);
+	free(to);
+out:
+	xfer_end(&X);
+	return rc;
+}
+
+/* The undo of an extract (the step carries the extract's templates). */
+int run_extract_undo(struct step_exec *x)
+{
+	const struct step *st = x->st;
+	struct xfer X;
+	int rc = -1;
+	if (xfer_begin(x, st->xsrc, st->xdest, &X) < 0)
+		goto out;
+	char *to = xfer_host_path(x, X.b, X.cwd);
+	struct target tg;
+	const char *of = x->uc ? x->uc->unit->id : x->ps->id;
+	if (target_of(x, to, of, &tg) == 0) {
+		struct sbuf sb = {0};
+		target_vars(&sb, &tg, true);
+		sbuf_adds(&sb, UNDO_SH);
+		struct collect c = {.fd = -1};
+		rc = sh_run(x, sbuf_str(&sb), -1, &c, "putting the previous contents back");
+		if (rc == 0) {
+			stepio_log(x, "# %s:%s holds again what it held before the extract\n", x->host->name, tg.to);
+			x->rc = 0;
+		}
+		collect_release(&c);
+		sbuf_release(&sb);
+		target_release(&tg);
+	}
+	free(to);
+out:
+	xfer_end(&X);
+	return rc;
+}
