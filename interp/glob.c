@@ -98,6 +98,8 @@ static bool match_one(const char *pat, bool anchored, const char *path)
 
 bool glob_excludes(const char *pattern, const char *path, bool is_dir)
 {
+	if (!strcmp(path, "."))
+		return false; /* the archived folder itself */
 	char pat[4096];
 	size_t n = strlen(pattern);
 	if (n >= sizeof(pat))

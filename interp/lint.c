@@ -129,7 +129,7 @@ static void lint_steps(struct linter *L, const struct step *v, size_t n, bool co
 				   "step is added before it", what, st->id);
 		if (forward && !undo && a != ACT_GROUP)
 			L->ord++;
-		if (forward && !undo && (a == ACT_RUN || a == ACT_TRANSFER) && !st->probe && !st->kind->readonly) {
+		if (forward && !undo && (a == ACT_RUN || a == ACT_TRANSFER) && !step_only_reads(st)) {
 			/* nothing after the last step that can fail is rolled back
 			 * by a failure */
 			bool no_undo = !st->nundo && !covered && L->ord < L->last_failable,

@@ -415,6 +415,8 @@ int mf_next(struct mf_reader *r, struct mf_entry *e, char **why)
 	if (r->done || !r->in_entries)
 		return 0;
 	int c = skip_ws(r);
+	if (c == EOF)
+		return failf(r, why, r->line, r->col, "the manifest ends early, after %lld entries", r->nread);
 	if (c == ']') {
 		r->in_entries = false;
 		r->done = true;

@@ -422,7 +422,7 @@ static void build_step(struct build *B, const struct pstep *v, size_t *i, struct
 	warn_raw(P, s, ps->scope, st->check, "the check");
 	/* (a step after which nothing can fail is never rolled back by a
 	 * failure: no warning for the checks that end a procedure) */
-	if (s->forward && !never && (s->action == ACT_RUN || s->action == ACT_TRANSFER) && !st->probe && !ps->unit && B->last_failable &&
+	if (s->forward && !never && (s->action == ACT_RUN || s->action == ACT_TRANSFER) && !step_only_reads(st) && !ps->unit && B->last_failable &&
 	    ps < B->last_failable && !P->plan->rb->on_failure_stop)
 		warn(P, s, st->pos,
 		     "'%s' has no undo: if a later step fails, the rollback leaves what it did (mark it probe: true "
@@ -500,7 +500,7 @@ static void rollback_of(struct preview *P, size_t k)
 			continue;
 		}
 		if (!step_is_header(ps->st) && !ps->unit &&
-		    (ps->st->kind->action == ACT_RUN || ps->st->kind->action == ACT_TRANSFER) && !ps->st->probe)
+		    (ps->st->kind->action == ACT_RUN || ps->st->kind->action == ACT_TRANSFER) && !step_only_reads(ps->st))
 			fs->bare++;
 	}
 	/* one host after another: on the hosts it was done on before the one

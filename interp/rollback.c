@@ -210,7 +210,8 @@ static bool completed(struct engine *E, struct pstep *v, size_t at, const struct
 static void spots_of(struct engine *E, struct pstep *ps, const char *status, struct spot **v, size_t *n,
 		     size_t *cap, const struct pstep *outside)
 {
-	if (!ps->number || (ps->st->kind->action != ACT_RUN && ps->st->kind->action != ACT_TRANSFER) || ps->st->probe)
+	if (!ps->number || (ps->st->kind->action != ACT_RUN && ps->st->kind->action != ACT_TRANSFER) ||
+	    step_only_reads(ps->st))
 		return;
 	for (size_t h = 0; h < ps->nhosts; h++) {
 		const struct summary_row *r = &E->rows[ps->row + h];

@@ -266,6 +266,11 @@ bool step_is_header(const struct step *st)
 	return st->kind->action == ACT_GROUP || st->kind->action == ACT_USES;
 }
 
+bool step_only_reads(const struct step *st)
+{
+	return st->probe || st->kind->readonly;
+}
+
 bool step_can_stop_run(const struct step *st)
 {
 	return st->kind->action != ACT_NOTE && !st->allow_failure;

@@ -57,6 +57,10 @@ const struct step_kind *step_kind_find(const char *key);
  * plan keeps it as a header of its span). */
 bool step_is_header(const struct step *st);
 
+/* Does the step leave the host as it found it (probe: true, or a kind
+ * that only reads, like archive)?  Then it needs no undo. */
+bool step_only_reads(const struct step *st);
+
 /* Can a failure of this step stop the run (and so start a rollback)?  A
  * note cannot fail, and an allow_failure step's failure is let through. */
 bool step_can_stop_run(const struct step *st);

@@ -9,6 +9,7 @@ void test_template(void);
 void test_expr(void);
 void test_json(void);
 void test_journal(void);
+void test_archive(void);
 
 int main(void)
 {
@@ -18,5 +19,6 @@ int main(void)
 	test_expr();
 	test_json();
 	test_journal();
+	test_archive();
 	return unit_failed ? 1 : 0;
 }
