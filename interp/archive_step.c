@@ -39,6 +39,7 @@
 #include <dirent.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -100,89 +101,63 @@ static int failed(struct step_exec *x, char *why)
 	return -1;
 }
 
-/* What a command wrote, kept bounded. */
-struct collect {
-	struct sbuf out, err;
-	int fd;                  /* stdout goes here when ≥ 0 */
-	int werr;                /* errno of a failed write to fd */
-	bool cancel;             /* stop the command (its reader gave up) */
-};
-
-static void collect_data(void *ctx, int stream, const char *buf, size_t n)
+/* x's outcome from a command it ran: 0 when the command ran and ok
+ * says its status is fine, else -1 with x->why (and x->interrupted,
+ * x->lost, x->rc) set. */
+static int outcome(struct step_exec *x, const struct exec_result *res, bool ok, struct collect *c, const char *what)
 {
-	struct collect *c = ctx;
-	if (stream == 1 && c->fd >= 0) {
-		while (n && !c->werr) {
-			ssize_t w = write(c->fd, buf, n);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0) {
-				c->werr = errno;
-				c->cancel = true;
-				break;
-			}
-			buf += w;
-			n -= (size_t)w;
-		}
-		return;
+	if (res->lost) {
+		x->interrupted = x->lost = true;
+		x->why = xstrdup(res->error);
+	} else if (res->error) {
+		x->why = xasprintf("%s: %s", what, res->error);
+	} else if (res->interrupted) {
+		x->interrupted = true;
+		x->why = xasprintf("interrupted by signal %d", sig_interrupted());
+	} else if (res->timed_out) {
+		char d[32];
+		format_duration(d, sizeof(d), x->timeout_ms);
+		x->why = xasprintf("timed out after %s", d);
+	} else if (res->cancelled) {
+		x->why = xasprintf("%s was stopped", what);
+	} else if (!ok) {
+		x->rc = res->rc;
+		char *e = collect_err(c);
+		x->why = xasprintf("%s failed (exit %d)%s%s", what, res->rc, *e ? ": " : "", e);
+		free(e);
+	} else {
+		return 0;
 	}
-	struct sbuf *sb = stream == 2 ? &c->err : &c->out;
-	if (sb->len < 16384)
-		sbuf_add(sb, buf, n);
-}
-
-static void collect_release(struct collect *c)
-{
-	sbuf_release(&c->out);
-	sbuf_release(&c->err);
-}
-
-/* stderr, trimmed, for a message. */
-static char *err_text(struct collect *c)
-{
-	const char *e = sbuf_str(&c->err);
-	size_t n = strlen(e);
-	while (n && (e[n - 1] == '\n' || e[n - 1] == ' '))
-		n--;
-	return xstrndup(e, n > 600 ? 600 : n);
+	return -1;
 }
 
 /* Runs a shell script as the step (sudo, env, cwd, timeout).  0 when it
- * exited 0, else -1 with x->why (and x->interrupted / x->lost) set. */
+ * exited 0, else -1 with x's outcome set. */
 static int sh_run(struct step_exec *x, const char *script, int in_fd, struct collect *c, const char *what)
 {
 	struct exec_sink sink = {collect_data, c, NULL, &c->cancel};
 	struct exec_result res;
 	exec_command_io(x, script, in_fd, &sink, &res);
-	int rc = 0;
-	if (res.lost) {
-		x->interrupted = x->lost = true;
-		x->why = xstrdup(res.error);
-		rc = -1;
-	} else if (res.error) {
-		x->why = xasprintf("%s: %s", what, res.error);
-		rc = -1;
-	} else if (res.interrupted) {
-		x->interrupted = true;
-		x->why = xasprintf("interrupted by signal %d", sig_interrupted());
-		rc = -1;
-	} else if (res.timed_out) {
-		char d[32];
-		format_duration(d, sizeof(d), x->timeout_ms);
-		x->why = xasprintf("timed out after %s", d);
-		rc = -1;
-	} else if (res.cancelled || res.rc != 0) {
-		x->rc = res.rc;
-		char *e = err_text(c);
-		if (res.cancelled)
-			x->why = xasprintf("%s was stopped", what);
-		else
-			x->why = xasprintf("%s failed (exit %d)%s%s", what, res.rc, *e ? ": " : "", e);
-		free(e);
-		rc = -1;
-	}
+	int rc = outcome(x, &res, res.rc == 0, c, what);
 	exec_result_release(&res);
 	return rc;
+}
+
+/* A note to the operator, with any secret the paths hold masked (the
+ * log masks by itself). */
+static void note(struct step_exec *x, const char *tag, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note(struct step_exec *x, const char *tag, const char *fmt, ...)
+{
+	struct sbuf sb = {0};
+	va_list ap;
+	va_start(ap, fmt);
+	sbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	size_t n;
+	char *m = mask_secrets(x->eng->plan, sbuf_str(&sb), sb.len, &n);
+	ui_note(x->depth, tag, "%s", m);
+	free(m);
+	sbuf_release(&sb);
 }
 
 /* Logs each line of text as a warning of the step. */
@@ -192,7 +167,7 @@ static void warn_lines(struct step_exec *x, const char *text)
 		size_t n = strcspn(text, "\n");
 		if (n) {
 			stepio_log(x, "# warning: %.*s\n", (int)n, text);
-			ui_note(x->depth, "warning", "%.*s", (int)n, text);
+			note(x, "warning", "%.*s", (int)n, text);
 		}
 		text += n + (text[n] == '\n');
 	}
@@ -384,6 +359,12 @@ static int archive_body(struct pump *p)
 {
 	struct archive_pump *ap = p->arg;
 	int rc = snap_add_tar(ap->w, p->fd, &(struct snap_stop){stop_check, &p->stop}, &p->why);
+	/* after the end of the archive, tar pads its last record: read it,
+	 * or the command would be stopped for writing it */
+	char buf[16384];
+	ssize_t n;
+	while (rc == 0 && ((n = read(p->fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)))
+		;
 	/* no more reading: a writer still sending gets EPIPE, not a hang */
 	close(p->fd);
 	p->fd = -1;
@@ -436,28 +417,10 @@ static int archive_remote(struct step_exec *x, struct snap_writer *w, const char
 		;
 	pump_join(&p);
 	int rc = 0;
-	/* the host's side first: its failure explains the stream's */
-	if (res.lost) {
-		x->interrupted = x->lost = true;
-		x->why = xstrdup(res.error);
-		rc = -1;
-	} else if (res.error) {
-		x->why = xasprintf("cannot run tar on %s: %s", x->host->name, res.error);
-		rc = -1;
-	} else if (res.interrupted) {
-		x->interrupted = true;
-		x->why = xasprintf("interrupted by signal %d", sig_interrupted());
-		rc = -1;
-	} else if (res.timed_out) {
-		char d[32];
-		format_duration(d, sizeof(d), x->timeout_ms);
-		x->why = xasprintf("timed out after %s", d);
-		rc = -1;
-	} else if (!ok && !res.cancelled) {
-		char *e = err_text(&c);
-		x->rc = res.rc;
-		x->why = xasprintf("tar on %s failed (exit %d)%s%s", x->host->name, res.rc, *e ? ": " : "", e);
-		free(e);
+	/* the host's side first: its failure explains the stream's (a stop
+	 * asked by the stream's reader is the stream's) */
+	char *what = xasprintf("tar on %s", x->host->name);
+	if (!res.cancelled && outcome(x, &res, ok, &c, what) < 0) {
 		rc = -1;
 	} else if (p.rc < 0) {
 		rc = failed(x, p.why);
@@ -465,13 +428,30 @@ static int archive_remote(struct step_exec *x, struct snap_writer *w, const char
 	} else {
 		*t = ap.t;
 		/* what tar said without failing: sockets left out, files that changed */
-		char *e = err_text(&c);
+		char *e = collect_err(&c);
 		warn_lines(x, e);
 		free(e);
 	}
+	free(what);
 	free(p.why);
 	exec_result_release(&res);
 	collect_release(&c);
+	return rc;
+}
+
+/* The folders above path (an archive's), made 0700 where missing: what
+ * they will hold is a copy of a host's data. */
+static int make_parents(const char *path)
+{
+	char *p = xstrdup(path);
+	int rc = 0;
+	for (char *s = strchr(p + 1, '/'); s && rc == 0; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			rc = -1;
+		*s = '/';
+	}
+	free(p);
 	return rc;
 }
 
@@ -536,6 +516,10 @@ int run_archive(struct step_exec *x)
 		x->why = xasprintf("%s is a folder: give the archive's file name", to);
 		goto done;
 	}
+	if (make_parents(to) < 0) {
+		x->why = xasprintf("cannot create the folder of %s: %s", to, strerror(errno));
+		goto done;
+	}
 	remove_stale(x, to);
 	long long deadline = xfer_deadline(x);
 	struct snap_spec sp = {.to = to,
@@ -571,7 +555,7 @@ int run_archive(struct step_exec *x)
 		char *ex = t.excluded ? xasprintf(", %lld excluded", t.excluded) : xstrdup("");
 		stepio_log(x, "# archived %lld entries (%s) from %s:%s into %s (%s, %s), verified%s\n# sha256 %s\n",
 			   t.entries, in, x->host->name, from, to, out, snap_format_name(fmt), ex, t.sha256);
-		ui_note(x->depth, "archive", "%lld entries (%s) into %s (%s, %s), verified%s", t.entries, in, to, out,
+		note(x, "archive", "%lld entries (%s) into %s (%s, %s), verified%s", t.entries, in, to, out,
 			snap_format_name(fmt), ex);
 		free(ex);
 		x->rc = 0;
@@ -993,7 +977,7 @@ int run_extract(struct step_exec *x)
 		char *before = !strcmp(state, "none") ? xstrdup("it did not exist before (the undo removes it)")
 			       : xasprintf("what it held before is kept in %s (the undo puts it back)", tg.prev);
 		stepio_log(x, "# restored %lld entries (%s) into %s:%s; %s\n", t.entries, in, x->host->name, tg.to, before);
-		ui_note(x->depth, "extract", "%lld entries (%s) into %s, verified; %s", t.entries, in, tg.to, before);
+		note(x, "extract", "%lld entries (%s) into %s, verified; %s", t.entries, in, tg.to, before);
 		free(before);
 		x->rc = 0;
 		if (st->check)

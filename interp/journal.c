@@ -72,6 +72,21 @@ int fsync_dir(const char *path)
 	return rc;
 }
 
+int fsync_parent(const char *path)
+{
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	int rc = fsync_dir(dir);
+	free(dir);
+	return rc;
+}
+
 /* --- writing ------------------------------------------------------------- */
 
 int journal_create(struct journal *jn, const char *run_dir, struct rb_error *err)

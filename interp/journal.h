@@ -76,6 +76,8 @@ void journal_close(struct journal *jn);
 
 /* Fsyncs a directory so that a new entry in it survives a crash. */
 int fsync_dir(const char *path);
+/* The same for the folder that holds path (after a rename into it). */
+int fsync_parent(const char *path);
 
 /* --- replay ---------------------------------------------------------- */
 

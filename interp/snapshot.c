@@ -157,12 +157,6 @@ static void describe(struct archive_entry *e, const char *rel, const char *link,
 	m->sparse = m->type == MF_FILE && archive_entry_sparse_count(e) > 0;
 }
 
-static void hex_of(const unsigned char d[32], char hex[65])
-{
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
-}
-
 static const char zeros[65536];
 
 /* Hashes n zero bytes (a hole). */
@@ -350,32 +344,49 @@ static bool excluded(struct snap_writer *w, const char *rel, bool dir)
 	return false;
 }
 
-/* Writes n bytes of entry content, hashing them. */
-static int put_data(struct snap_writer *w, struct sha256 *h, const void *buf, size_t n, char **why)
+static int read_content(struct archive *a, const char *archive, const struct mf_entry *m,
+			int (*data)(void *ctx, const void *buf, size_t n, long long off, char **why), void *ctx,
+			const struct snap_stop *stop, char hex[65], char **why);
+
+/* Content on its way into the archive: holes become zeros (which a pax
+ * archive with the entry's sparse map drops again). */
+struct putter {
+	struct snap_writer *w;
+	long long at;
+};
+
+static int put_bytes(struct putter *p, const void *buf, size_t n, char **why)
 {
-	sha256_update(h, buf, n);
-	const char *p = buf;
+	const char *c = buf;
 	while (n) {
-		la_ssize_t k = archive_write_data(w->a, p, n);
+		la_ssize_t k = archive_write_data(p->w->a, c, n);
 		if (k <= 0) {
-			*why = xasprintf("cannot write the archive: %s", archive_error_string(w->a));
+			*why = xasprintf("cannot write the archive: %s", archive_error_string(p->w->a));
 			return -1;
 		}
-		p += k;
+		c += k;
 		n -= (size_t)k;
+		p->at += k;
 	}
 	return 0;
 }
 
-static int put_zeros(struct snap_writer *w, struct sha256 *h, long long n, char **why)
+static int put_zeros_to(struct putter *p, long long upto, char **why)
 {
-	while (n > 0) {
-		size_t k = n > (long long)sizeof(zeros) ? sizeof(zeros) : (size_t)n;
-		if (put_data(w, h, zeros, k, why) < 0)
+	while (p->at < upto) {
+		size_t k = upto - p->at > (long long)sizeof(zeros) ? sizeof(zeros) : (size_t)(upto - p->at);
+		if (put_bytes(p, zeros, k, why) < 0)
 			return -1;
-		n -= (long long)k;
 	}
 	return 0;
+}
+
+static int put_block(void *ctx, const void *buf, size_t n, long long off, char **why)
+{
+	struct putter *p = ctx;
+	if (put_zeros_to(p, off, why) < 0)
+		return -1;
+	return put_bytes(p, buf, n, why);
 }
 
 /* One entry of the source `in`, already renamed: its header, its content
@@ -413,51 +424,12 @@ static int put_entry(struct snap_writer *w, struct archive *in, struct archive_e
 	const char *link = type == MF_HARDLINK ? archive_entry_hardlink(e) : type == MF_SYMLINK ? archive_entry_symlink(e) : NULL;
 	describe(e, rel, link, &m);
 	if (type == MF_FILE) {
-		struct sha256 h;
-		sha256_init(&h);
-		long long at = 0;
-		const void *buf;
-		size_t n;
-		la_int64_t off;
-		int rc = 0;
-		char *s;
-		for (;;) {
-			if ((s = stopped(stop))) {
-				*why = s;
-				rc = -1;
-				break;
-			}
-			r = archive_read_data_block(in, &buf, &n, &off);
-			if (r == ARCHIVE_EOF)
-				break;
-			if (r < ARCHIVE_WARN) {
-				*why = xasprintf("cannot read %s: %s", rel, archive_error_string(in));
-				rc = -1;
-				break;
-			}
-			if (off > at && put_zeros(w, &h, off - at, why) < 0) {
-				rc = -1;
-				break;
-			}
-			if (n && put_data(w, &h, buf, n, why) < 0) {
-				rc = -1;
-				break;
-			}
-			at = off + (long long)n;
-		}
-		if (rc == 0 && at < m.size)
-			rc = put_zeros(w, &h, m.size - at, why);
-		if (rc == 0 && at > m.size) {
-			*why = xasprintf("%s grew while it was read", rel);
-			rc = -1;
-		}
-		unsigned char d[32];
-		sha256_final(&h, d);
-		if (rc < 0) {
+		struct putter p = {w, 0};
+		if (read_content(in, w->sp.source ? w->sp.source : "the folder", &m, put_block, &p, stop, m.sha256, why) < 0 ||
+		    put_zeros_to(&p, m.size, why) < 0) {
 			mf_entry_release(&m);
 			return -1;
 		}
-		hex_of(d, m.sha256);
 		w->t.bytes += m.size;
 	}
 	mf_write_entry(w->entries, &m, w->t.entries == 0);
@@ -473,8 +445,11 @@ int snap_add_disk(struct snap_writer *w, const char *dir, const struct snap_stop
 	while (n > 1 && root[n - 1] == '/')
 		root[--n] = '\0';
 	struct stat st;
+	errno = 0;
+	memset(&st, 0, sizeof(st));
 	if (lstat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		*why = xasprintf("cannot archive %s: %s", root, errno && !S_ISDIR(st.st_mode) ? strerror(errno) : "not a folder");
+		*why = xasprintf("cannot archive %s: %s", root, S_ISLNK(st.st_mode) ? "a symlink, not a folder (archive "
+			"what it points to)" : errno ? strerror(errno) : "not a folder");
 		free(root);
 		return -1;
 	}
@@ -625,20 +600,6 @@ static int write_manifest(struct snap_writer *w, const char *path, char **why)
 	return 0;
 }
 
-static void fsync_parent_of(const char *path)
-{
-	char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	if (slash == dir)
-		dir[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	else
-		strcpy(dir, ".");
-	fsync_dir(dir);
-	free(dir);
-}
-
 int snap_writer_finish(struct snap_writer *w, const struct snap_stop *stop, struct snap_totals *t, char **why)
 {
 	if (archive_write_close(w->a) != ARCHIVE_OK) {
@@ -673,7 +634,7 @@ int snap_writer_finish(struct snap_writer *w, const struct snap_stop *stop, stru
 		unlink(mtmp);
 	else {
 		w->finished = true;
-		fsync_parent_of(w->sp.to);
+		fsync_parent(w->sp.to);
 		*t = w->t;
 	}
 	free(mtmp);
@@ -732,6 +693,58 @@ static struct archive *reader_of(int fd, const char *archive, char **why)
 		return NULL;
 	}
 	return a;
+}
+
+/* Reads the content of the current entry m: its SHA-256 into hex (holes
+ * hashed as zeros, up to m->size), each block handed to data (when not
+ * NULL).  0, or -1 with *why. */
+static int read_content(struct archive *a, const char *archive, const struct mf_entry *m,
+			int (*data)(void *ctx, const void *buf, size_t n, long long off, char **why), void *ctx,
+			const struct snap_stop *stop, char hex[65], char **why)
+{
+	struct sha256 h;
+	sha256_init(&h);
+	long long at = 0;
+	const void *buf;
+	size_t n;
+	la_int64_t off;
+	int rc = 0;
+	char *s;
+	for (;;) {
+		int r = archive_read_data_block(a, &buf, &n, &off);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_WARN) {
+			*why = xasprintf("%s: cannot read '%s': %s", archive, m->path, archive_error_string(a));
+			rc = -1;
+			break;
+		}
+		if (off > at)
+			hash_zeros(&h, off - at);
+		sha256_update(&h, buf, n);
+		at = off + (long long)n;
+		if (n && data && data(ctx, buf, n, off, why) < 0) {
+			rc = -1;
+			break;
+		}
+		if ((s = stopped(stop))) {
+			*why = s;
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0 && at > m->size) {
+		*why = xasprintf("'%s' holds more than its %lld bytes (it grew while it was read?)", m->path, m->size);
+		rc = -1;
+	}
+	if (rc < 0) {
+		sha256_release(&h);
+		return -1;
+	}
+	if (at < m->size)
+		hash_zeros(&h, m->size - at);
+	sha256_hex(&h, hex);
+	return 0;
 }
 
 static bool same_str(const char *a, const char *b)
@@ -856,40 +869,10 @@ int snap_read(const char *archive, const char *manifest, const struct snap_visit
 			break;
 		}
 		if (m.type == MF_FILE) {
-			struct sha256 hh;
-			sha256_init(&hh);
-			long long at = 0;
-			const void *buf;
-			size_t n;
-			la_int64_t off;
-			for (;;) {
-				int dr = archive_read_data_block(a, &buf, &n, &off);
-				if (dr == ARCHIVE_EOF)
-					break;
-				if (dr < ARCHIVE_WARN) {
-					*why = xasprintf("%s is damaged at '%s': %s", archive, m.path, archive_error_string(a));
-					rc = -1;
-					break;
-				}
-				if (off > at)
-					hash_zeros(&hh, off - at);
-				sha256_update(&hh, buf, n);
-				at = off + (long long)n;
-				if (!skip && n && v && v->data && v->data(v->ctx, buf, n, off, why) < 0) {
-					rc = -1;
-					break;
-				}
-				if ((s = stopped(stop))) {
-					*why = s;
-					rc = -1;
-					break;
-				}
-			}
-			if (at < m.size)
-				hash_zeros(&hh, m.size - at);
 			char hex[65];
-			sha256_hex(&hh, hex);
-			if (rc == 0 && strcmp(hex, m.sha256)) {
+			if (read_content(a, archive, &m, skip || !v ? NULL : v->data, v ? v->ctx : NULL, stop, hex, why) < 0)
+				rc = -1;
+			else if (strcmp(hex, m.sha256)) {
 				*why = xasprintf("the content of '%s' does not match its manifest (SHA-256 %s, expected %s)",
 						 m.path, hex, m.sha256);
 				rc = -1;
@@ -952,29 +935,8 @@ int snap_scan(const char *archive, void (*fn)(void *ctx, const struct mf_entry *
 		free(hl);
 		free(rel);
 		if (m.type == MF_FILE) {
-			struct sha256 hh;
-			sha256_init(&hh);
-			long long at = 0;
-			const void *buf;
-			size_t n;
-			la_int64_t off;
-			for (;;) {
-				int dr = archive_read_data_block(a, &buf, &n, &off);
-				if (dr == ARCHIVE_EOF)
-					break;
-				if (dr < ARCHIVE_WARN) {
-					*why = xasprintf("%s is damaged at '%s': %s", archive, m.path, archive_error_string(a));
-					rc = -1;
-					break;
-				}
-				if (off > at)
-					hash_zeros(&hh, off - at);
-				sha256_update(&hh, buf, n);
-				at = off + (long long)n;
-			}
-			if (at < m.size)
-				hash_zeros(&hh, m.size - at);
-			sha256_hex(&hh, m.sha256);
+			if (read_content(a, archive, &m, NULL, NULL, stop, m.sha256, why) < 0)
+				rc = -1;
 			t->bytes += m.size;
 		}
 		char *s = rc == 0 ? stopped(stop) : NULL;

@@ -93,6 +93,18 @@ struct xfer {
 int xfer_begin(struct step_exec *x, const struct tmpl *ta, const struct tmpl *tb, struct xfer *X);
 void xfer_end(struct xfer *X);
 
+/* What a command of a transfer wrote: stdout to fd when ≥ 0 (a write
+ * error stops the command), else kept; stderr kept (both bounded). */
+struct collect {
+	int fd;
+	struct sbuf out, err;
+	int werr;                /* errno of a failed write to fd */
+	bool cancel;             /* for exec_sink.cancel */
+};
+void collect_data(void *ctx, int stream, const char *buf, size_t n);
+void collect_release(struct collect *c);
+char *collect_err(struct collect *c);   /* stderr, trimmed (malloc'ed) */
+
 /* archive_step.c: archive, extract, and the undo every extract carries. */
 int run_archive(struct step_exec *x);
 int run_extract(struct step_exec *x);

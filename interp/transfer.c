@@ -120,20 +120,6 @@ static int temp_beside(const char *path, char **tmp)
 	return fd;
 }
 
-static void fsync_parent(const char *path)
-{
-	char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	if (slash == dir)
-		dir[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	else
-		strcpy(dir, ".");
-	fsync_dir(dir);
-	free(dir);
-}
-
 /* Syncs fd, gives it mode, closes it and renames tmp over path.  0, or
  * -1 with *why (tmp removed). */
 static int land(int fd, const char *tmp, const char *path, int mode, char **why)
@@ -187,13 +173,7 @@ static int copy_fd(int from, int to, long long *n, long long deadline, char **wh
 
 /* --- with sudo: through a shell on the host ------------------------------- */
 
-struct collect {
-	int fd;               /* stdout goes here (-1: kept in out) */
-	struct sbuf out, err;
-	int werr;             /* errno of a failed write to fd */
-};
-
-static void collect_data(void *ctx, int stream, const char *buf, size_t n)
+void collect_data(void *ctx, int stream, const char *buf, size_t n)
 {
 	struct collect *c = ctx;
 	if (stream == 1 && c->fd >= 0) {
@@ -202,17 +182,34 @@ static void collect_data(void *ctx, int stream, const char *buf, size_t n)
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0) {
+				/* nobody reads any more: stop the command */
 				c->werr = errno;
+				c->cancel = true;
 				break;
 			}
 			buf += w;
 			n -= (size_t)w;
 		}
-	} else if (stream == 2 && c->err.len < 8192) {
+	} else if (stream == 2 && c->err.len < 16384) {
 		sbuf_add(&c->err, buf, n);
-	} else if (stream == 1 && c->out.len < 8192) {
+	} else if (stream == 1 && c->out.len < 16384) {
 		sbuf_add(&c->out, buf, n);
 	}
+}
+
+void collect_release(struct collect *c)
+{
+	sbuf_release(&c->out);
+	sbuf_release(&c->err);
+}
+
+char *collect_err(struct collect *c)
+{
+	const char *e = sbuf_str(&c->err);
+	size_t n = strlen(e);
+	while (n && (e[n - 1] == '\n' || e[n - 1] == ' '))
+		n--;
+	return xstrndup(e, n > 600 ? 600 : n);
 }
 
 /* Why a shell transfer failed, from its result and stderr. */
@@ -224,11 +221,10 @@ static char *shell_why(const struct exec_result *res, struct collect *c, const c
 		return xasprintf("%s timed out", what);
 	if (res->interrupted)
 		return xasprintf("%s was interrupted", what);
-	const char *e = sbuf_str(&c->err);
-	size_t n = strlen(e);
-	while (n && e[n - 1] == '\n')
-		n--;
-	return xasprintf("%s failed (exit %d)%s%.*s", what, res->rc, n ? ": " : "", (int)(n > 400 ? 400 : n), e);
+	char *e = collect_err(c);
+	char *r = xasprintf("%s failed (exit %d)%s%s", what, res->rc, *e ? ": " : "", e);
+	free(e);
+	return r;
 }
 
 static int sudo_put(struct step_exec *x, int src_fd, const char *dest, int mode, char **why)
@@ -252,7 +248,7 @@ static int sudo_put(struct step_exec *x, int src_fd, const char *dest, int mode,
 	sbuf_adds(&cmd, " || { rm -f -- \"$t\"; exit 1; }; }");
 	free(pattern);
 	struct collect c = {.fd = -1};
-	struct exec_sink sink = {collect_data, &c, NULL, NULL};
+	struct exec_sink sink = {collect_data, &c, NULL, &c.cancel};
 	struct exec_result res;
 	exec_command_io(x, sbuf_str(&cmd), src_fd, &sink, &res);
 	int rc = 0;
@@ -266,8 +262,7 @@ static int sudo_put(struct step_exec *x, int src_fd, const char *dest, int mode,
 		rc = -1;
 	}
 	exec_result_release(&res);
-	sbuf_release(&c.out);
-	sbuf_release(&c.err);
+	collect_release(&c);
 	sbuf_release(&cmd);
 	return rc;
 }
@@ -281,7 +276,7 @@ static int sudo_get(struct step_exec *x, const char *src, int dst_fd, int *mode,
 	sbuf_adds(&cmd, " >&2 && exec cat -- ");
 	shell_quote_word(&cmd, src);
 	struct collect c = {.fd = dst_fd};
-	struct exec_sink sink = {collect_data, &c, NULL, NULL};
+	struct exec_sink sink = {collect_data, &c, NULL, &c.cancel};
 	struct exec_result res;
 	exec_command_io(x, sbuf_str(&cmd), -1, &sink, &res);
 	int rc = 0;
@@ -300,7 +295,7 @@ static int sudo_get(struct step_exec *x, const char *src, int dst_fd, int *mode,
 		*mode = (int)strtol(sbuf_str(&c.err), NULL, 8) & 0777;
 	}
 	exec_result_release(&res);
-	sbuf_release(&c.err);
+	collect_release(&c);
 	sbuf_release(&cmd);
 	return rc;
 }
