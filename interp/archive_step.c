@@ -84,13 +84,14 @@ static char *stop_check(void *ctx)
 }
 
 /* Sets x's outcome from a libarchive-side failure. */
-static int failed(struct step_exec *x, char *why)
+static int failed(struct step_exec *x, char *why, long long deadline)
 {
 	if (sig_interrupted()) {
 		x->interrupted = true;
 		free(why);
 		x->why = xasprintf("interrupted by signal %d", sig_interrupted());
-	} else if (why && !strcmp(why, "timed out")) {
+	} else if (deadline && now_ms() >= deadline) {
+		/* whatever broke off last (a verification, a stream) */
 		free(why);
 		char d[32];
 		format_duration(d, sizeof(d), x->timeout_ms);
@@ -241,6 +242,7 @@ static void pump_join(struct pump *p)
 struct target {
 	char *to, *parent, *base;
 	char *prev, *trash, *tmpl;
+	char *stale;             /* tmpl without its XXXXXX */
 };
 
 static void target_release(struct target *t)
@@ -251,6 +253,7 @@ static void target_release(struct target *t)
 	free(t->prev);
 	free(t->trash);
 	free(t->tmpl);
+	free(t->stale);
 }
 
 static int target_of(struct step_exec *x, const char *path, const char *step_id, struct target *t)
@@ -274,6 +277,7 @@ static int target_of(struct step_exec *x, const char *path, const char *step_id,
 	t->prev = xasprintf("%s%s.%s.rb-prev-%s-%s", t->parent, sep, t->base, x->eng->plan->run_id, step_id);
 	t->trash = xasprintf("%s%s.%s.rb-undone-%s-%s", t->parent, sep, t->base, x->eng->plan->run_id, step_id);
 	t->tmpl = xasprintf("%s%s.%s.rb-new-XXXXXX", t->parent, sep, t->base);
+	t->stale = xasprintf("%s%s.%s.rb-new-", t->parent, sep, t->base);
 	return 0;
 }
 
@@ -295,7 +299,9 @@ static const char PRECHECK_SH[] =
 	"if [ ! -d \"$(dirname -- \"$to\")\" ]; then\n"
 	"  echo \"runbook: $(dirname -- \"$to\") does not exist\" >&2; exit 3; fi\n"
 	"if [ ! -e \"$prev\" ] && [ ! -L \"$prev\" ] && [ \"$ow\" = 0 ] && [ -d \"$to\" ] && [ -n \"$(ls -A -- \"$to\")\" ]; then\n"
-	"  echo \"runbook: $to is not empty: give 'overwrite: true' to replace what it holds\" >&2; exit 3; fi\n";
+	"  echo \"runbook: $to is not empty: give 'overwrite: true' to replace what it holds\" >&2; exit 3; fi\n"
+	/* what a killed attempt left half written */
+	"set +f\nfor d in \"$stale\"??????; do if [ -d \"$d\" ] && [ ! -L \"$d\" ]; then rm -rf -- \"$d\"; fi; done\nset -f\n";
 
 /* Puts the complete extraction $t in place of $to, keeping what $to held
  * as $prev — unless an earlier attempt of this step already did (then
@@ -325,6 +331,7 @@ static void target_vars(struct sbuf *sb, const struct target *t, bool overwrite)
 {
 	sbuf_adds(sb, "set -f\n");
 	sh_var(sb, "to", t->to);
+	sh_var(sb, "stale", t->stale);
 	sh_var(sb, "prev", t->prev);
 	sh_var(sb, "trash", t->trash);
 	sh_var(sb, "tmpl", t->tmpl);
@@ -399,7 +406,7 @@ static int archive_remote(struct step_exec *x, struct snap_writer *w, const char
 	if (pump_start(&p, &why) < 0) {
 		close(fds[0]);
 		close(fds[1]);
-		return failed(x, why);
+		return failed(x, why, deadline);
 	}
 	char *cmd = tar_create_cmd(from, zip);
 	struct collect c = {.fd = fds[1]};
@@ -423,7 +430,7 @@ static int archive_remote(struct step_exec *x, struct snap_writer *w, const char
 	if (!res.cancelled && outcome(x, &res, ok, &c, what) < 0) {
 		rc = -1;
 	} else if (p.rc < 0) {
-		rc = failed(x, p.why);
+		rc = failed(x, p.why, deadline);
 		p.why = NULL;
 	} else {
 		*t = ap.t;
@@ -533,14 +540,14 @@ int run_archive(struct step_exec *x)
 	char *why = NULL;
 	struct snap_writer *w = snap_writer_new(&sp, &why);
 	if (!w) {
-		failed(x, why);
+		failed(x, why, deadline);
 		goto done;
 	}
 	if (x->host->local && !exec_uses_sudo(x)) {
 		struct stopper s = {.deadline = deadline};
 		struct snap_stop stop = {stop_check, &s};
 		if (snap_add_disk(w, from, &stop, &why) < 0 || snap_writer_finish(w, &stop, &t, &why) < 0)
-			failed(x, why);
+			failed(x, why, deadline);
 		else
 			rc = 0;
 	} else {
@@ -635,13 +642,20 @@ static void safety_release(struct safety *s)
  * -1 with *why. */
 static int safe_entry(struct safety *s, const struct mf_entry *m, char **why)
 {
+	/* the whole name first: a strip must not turn "/etc/x" or "../x"
+	 * into something that looks safe */
+	const char *bad = snap_unsafe_path(m->path);
+	if (!bad && m->type == MF_HARDLINK && (bad = snap_unsafe_path(m->link))) {
+		*why = xasprintf("the archive holds '%s', a hard link to '%s' (%s), outside 'to': refused", m->path,
+				 m->link, bad);
+		return -1;
+	}
 	const char *p = snap_strip(m->path, s->strip);
 	s->path = p;
 	s->hardlink = NULL;
-	if (!p)
+	if (!bad && !p)
 		return 1;
-	const char *bad = snap_unsafe_path(p);
-	if (bad) {
+	if (bad || (bad = snap_unsafe_path(p))) {
 		*why = xasprintf("the archive holds '%s' (%s), which would land outside 'to': refused", m->path, bad);
 		return -1;
 	}
@@ -676,6 +690,8 @@ struct disk_out {
 	struct safety s;
 	struct archive *d;
 	const char *root;
+	bool root_time;          /* the '.' entry's mtime, set once the */
+	struct timespec mtime;   /* entries inside stop changing it */
 };
 
 static int disk_entry(void *ctx, struct archive_entry *ae, const struct mf_entry *m, char **why)
@@ -687,6 +703,11 @@ static int disk_entry(void *ctx, struct archive_entry *ae, const struct mf_entry
 	free(o->s.pathbuf);
 	o->s.pathbuf = strcmp(o->s.path, ".") ? xasprintf("%s/%s", o->root, o->s.path) : xstrdup(o->root);
 	archive_entry_set_pathname(ae, o->s.pathbuf);
+	if (!strcmp(o->s.path, ".") && archive_entry_mtime_is_set(ae)) {
+		o->root_time = true;
+		o->mtime.tv_sec = archive_entry_mtime(ae);
+		o->mtime.tv_nsec = archive_entry_mtime_nsec(ae);
+	}
 	if (o->s.hardlink) {
 		free(o->s.linkbuf);
 		o->s.linkbuf = xasprintf("%s/%s", o->root, o->s.hardlink);
@@ -724,6 +745,7 @@ struct tar_out {
 	struct safety s;
 	struct archive *a;
 	long long at, size;
+	struct stopper *stop;
 };
 
 static int tar_entry(void *ctx, struct archive_entry *ae, const struct mf_entry *m, char **why)
@@ -763,9 +785,11 @@ static int tar_put(struct tar_out *o, const void *buf, size_t n, char **why)
 static int tar_fill(struct tar_out *o, long long upto, char **why)
 {
 	static const char zero[65536];
-	while (o->at < upto) {
+	for (unsigned i = 1; o->at < upto; i++) {
 		size_t k = upto - o->at > (long long)sizeof(zero) ? sizeof(zero) : (size_t)(upto - o->at);
 		if (tar_put(o, zero, k, why) < 0)
+			return -1;
+		if (!(i & 1023) && (*why = stop_check(o->stop)))
 			return -1;
 	}
 	return 0;
@@ -801,7 +825,7 @@ struct extract_pump {
 static int extract_body(struct pump *p)
 {
 	struct extract_pump *ep = p->arg;
-	struct tar_out o = {.s.strip = ep->strip};
+	struct tar_out o = {.s.strip = ep->strip, .stop = &p->stop};
 	o.a = archive_write_new();
 	archive_write_set_format_pax_restricted(o.a);
 	archive_write_set_option(o.a, "pax", "hdrcharset", "BINARY");
@@ -846,13 +870,17 @@ static int extract_remote(struct step_exec *x, const char *from, const struct ta
 	if (pump_start(&p, &why) < 0) {
 		close(fds[0]);
 		close(fds[1]);
-		return failed(x, why);
+		return failed(x, why, deadline);
 	}
 	struct sbuf sb = {0};
 	target_vars(&sb, tg, x->st->xoverwrite);
 	sbuf_adds(&sb, PRECHECK_SH);
 	sbuf_adds(&sb, "t=$(mktemp -d \"$tmpl\") || exit 3\n"
-		       "x=\nif tar --version 2>/dev/null | grep -q 'GNU tar'; then x='--xattrs --xattrs-include=*'; fi\n"
+		       /* the mode `to` has, or would get: an archive without its
+			* '.' entry (strip) leaves it so, not mktemp's 0700 */
+		       "if [ -d \"$to\" ]; then chmod \"$(stat -c %a -- \"$to\")\" \"$t\"\n"
+		       "else chmod \"$(printf %o $((0777 & ~0$(umask))))\" \"$t\"; fi || { rm -rf -- \"$t\"; exit 3; }\n"
+		       "x=\nif tar --version 2>/dev/null | grep -q 'GNU tar'; then x='--xattrs --xattrs-include=* --warning=no-unknown-keyword'; fi\n"
 		       "if ! tar -xpf - -C \"$t\" $x; then rm -rf -- \"$t\"; exit 4; fi\n");
 	sbuf_adds(&sb, SWAP_SH);
 	struct collect c = {.fd = -1};
@@ -864,7 +892,7 @@ static int extract_remote(struct step_exec *x, const char *from, const struct ta
 		/* the stream failed but tar took what came: its folder was
 		 * swapped in — impossible, the script checks tar's status; kept
 		 * as a guard */
-		rc = failed(x, p.why);
+		rc = failed(x, p.why, deadline);
 		p.why = NULL;
 	} else if (rc < 0 && p.rc < 0 && x->rc == 4 && p.why && strcmp(p.why, "stopped")) {
 		/* tar failed because the stream did: say why the stream did */
@@ -899,6 +927,11 @@ static int extract_local(struct step_exec *x, const char *from, const struct tar
 		free(tmp);
 		return -1;
 	}
+	/* the mode `to` has, or would get (see extract_remote) */
+	struct stat st;
+	mode_t um = umask(0);
+	umask(um);
+	chmod(tmp, stat(tg->to, &st) == 0 ? st.st_mode & 07777 : 0777 & ~um);
 	struct disk_out o = {.s.strip = x->st->xstrip, .root = tmp};
 	o.d = archive_write_disk_new();
 	int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_XATTR |
@@ -915,10 +948,14 @@ static int extract_local(struct step_exec *x, const char *from, const struct tar
 		why = xasprintf("cannot finish the restore: %s", archive_error_string(o.d));
 		rc = -1;
 	}
+	if (rc == 0 && o.root_time) {
+		struct timespec ts[2] = {o.mtime, o.mtime};
+		utimensat(AT_FDCWD, tmp, ts, 0);
+	}
 	archive_write_free(o.d);
 	safety_release(&o.s);
 	if (rc < 0) {
-		failed(x, why);
+		failed(x, why, deadline);
 		sbuf_adds(&sb, "rm -rf -- ");
 		shell_quote_word(&sb, tmp);
 		if (system(sbuf_str(&sb)) != 0)
@@ -961,7 +998,7 @@ int run_extract(struct step_exec *x)
 	int vr = snap_read(from, NULL, &check, &(struct snap_stop){stop_check, &s}, &t, &why);
 	safety_release(&sf);
 	if (vr < 0) {
-		failed(x, why);
+		failed(x, why, deadline);
 		target_release(&tg);
 		goto done;
 	}

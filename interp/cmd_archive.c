@@ -55,13 +55,29 @@ struct lister {
 	bool first;
 };
 
+/* The length of the UTF-8 sequence at p, or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t n = *p >= 0xf0 && *p <= 0xf4 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc2 && *p < 0xe0 ? 2 : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
 /* A name as `ls -b` shows it: control characters and bytes that are not
- * printable escaped, so that one entry is one line. */
+ * UTF-8 escaped, so that one entry is one line. */
 static const char *shown(struct sbuf *sb, const char *s)
 {
 	sbuf_reset(sb);
 	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
-		if (*p == '\n')
+		size_t u = *p >= 0x80 ? utf8_len(p) : 0;
+		if (u) {
+			sbuf_add(sb, p, u);
+			p += u - 1;
+		} else if (*p >= 0x80)
+			sbuf_addf(sb, "\\%03o", *p);
+		else if (*p == '\n')
 			sbuf_adds(sb, "\\n");
 		else if (*p == '\t')
 			sbuf_adds(sb, "\\t");

@@ -89,30 +89,39 @@ static char *stopped(const struct snap_stop *stop)
 
 /* --- entries --------------------------------------------------------------- */
 
-/* A name as the archive holds it, relative to the archived folder:
- * "./a/b" and "a/b" are "a/b"; "./" and "" are ".". */
+/* A name as the manifest and the checks see it: components joined by one
+ * '/', without "." components — "./a//b/./c/" is "a/b/c", "./" is "." —
+ * so that the same path has one spelling.  ".." is kept, and so is a
+ * leading '/' of a name that did not start at root (the archive's own
+ * absolute name): both are refused by snap_unsafe_path.  With root (the
+ * disk reader's folder), names under it are made relative to it. */
 static char *relative_name(const char *name, const char *root)
 {
+	bool absolute = name[0] == '/';
 	if (root) {
 		size_t n = strlen(root);
-		if (!strncmp(name, root, n) && (name[n] == '/' || !name[n] || (n && root[n - 1] == '/')))
+		if (!strncmp(name, root, n) && (name[n] == '/' || !name[n] || (n && root[n - 1] == '/'))) {
 			name += n;
+			absolute = false;
+		}
 	}
-	for (;;) {
-		while (*name == '/')
-			name++;
-		if (name[0] == '.' && (name[1] == '/' || !name[1]))
-			name++;
-		else
-			break;
+	struct sbuf sb = {0};
+	if (absolute)
+		sbuf_addc(&sb, '/');
+	for (const char *p = name; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n && !(n == 1 && p[0] == '.')) {
+			if (sb.len && sb.buf[sb.len - 1] != '/')
+				sbuf_addc(&sb, '/');
+			sbuf_add(&sb, p, n);
+		}
+		p += n;
+		while (*p == '/')
+			p++;
 	}
-	if (!*name)
-		return xstrdup(".");
-	char *r = xstrdup(name);
-	size_t n = strlen(r);
-	while (n > 1 && r[n - 1] == '/')
-		r[--n] = '\0';
-	return r;
+	if (!sb.len)
+		sbuf_addc(&sb, '.');
+	return sbuf_detach(&sb);
 }
 
 static enum mf_type entry_type(struct archive_entry *e)
@@ -159,14 +168,18 @@ static void describe(struct archive_entry *e, const char *rel, const char *link,
 
 static const char zeros[65536];
 
-/* Hashes n zero bytes (a hole). */
-static void hash_zeros(struct sha256 *h, long long n)
+/* Hashes n zero bytes (a hole: it may be terabytes).  0, or -1 when
+ * stopped, with *why. */
+static int hash_zeros(struct sha256 *h, long long n, const struct snap_stop *stop, char **why)
 {
-	while (n > 0) {
+	for (unsigned i = 1; n > 0; i++) {
 		size_t k = n > (long long)sizeof(zeros) ? sizeof(zeros) : (size_t)n;
 		sha256_update(h, zeros, k);
 		n -= (long long)k;
+		if (!(i & 1023) && (*why = stopped(stop)))
+			return -1;
 	}
+	return 0;
 }
 
 /* --- writing --------------------------------------------------------------- */
@@ -255,9 +268,11 @@ static int writer_setup(struct snap_writer *w, char **why)
 	}
 	if (sp->format == SNAP_TAR_ZST) {
 		archive_write_add_filter_zstd(w->a);
+		/* each zstd worker holds its jobs' buffers (tens of MB at level 3):
+		 * at most 4, so that memory stays bounded on a big machine */
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		char th[24];
-		snprintf(th, sizeof(th), "%ld", cpus > 0 ? cpus : 1);
+		snprintf(th, sizeof(th), "%ld", cpus < 1 ? 1 : cpus > 4 ? 4 : cpus);
 		if (set_option(w, "zstd", "threads", th, why) < 0 ||
 		    (sp->level >= 0 && set_option(w, "zstd", "compression-level", lv, why) < 0))
 			return -1;
@@ -317,6 +332,10 @@ void snap_writer_free(struct snap_writer *w)
 {
 	if (!w)
 		return;
+	/* unfinished: nothing more is compressed or written (a zstd at level
+	 * 19 would otherwise finish its buffers first) */
+	if (w->a && !w->finished)
+		archive_write_fail(w->a);
 	if (w->a)
 		archive_write_free(w->a);
 	if (w->lr)
@@ -353,6 +372,7 @@ static int read_content(struct archive *a, const char *archive, const struct mf_
 struct putter {
 	struct snap_writer *w;
 	long long at;
+	const struct snap_stop *stop;
 };
 
 static int put_bytes(struct putter *p, const void *buf, size_t n, char **why)
@@ -373,9 +393,11 @@ static int put_bytes(struct putter *p, const void *buf, size_t n, char **why)
 
 static int put_zeros_to(struct putter *p, long long upto, char **why)
 {
-	while (p->at < upto) {
+	for (unsigned i = 1; p->at < upto; i++) {
 		size_t k = upto - p->at > (long long)sizeof(zeros) ? sizeof(zeros) : (size_t)(upto - p->at);
 		if (put_bytes(p, zeros, k, why) < 0)
+			return -1;
+		if (!(i & 1023) && (*why = stopped(p->stop)))
 			return -1;
 	}
 	return 0;
@@ -424,7 +446,7 @@ static int put_entry(struct snap_writer *w, struct archive *in, struct archive_e
 	const char *link = type == MF_HARDLINK ? archive_entry_hardlink(e) : type == MF_SYMLINK ? archive_entry_symlink(e) : NULL;
 	describe(e, rel, link, &m);
 	if (type == MF_FILE) {
-		struct putter p = {w, 0};
+		struct putter p = {w, 0, stop};
 		if (read_content(in, w->sp.source ? w->sp.source : "the folder", &m, put_block, &p, stop, m.sha256, why) < 0 ||
 		    put_zeros_to(&p, m.size, why) < 0) {
 			mf_entry_release(&m);
@@ -515,6 +537,7 @@ int snap_add_tar(struct snap_writer *w, int fd, const struct snap_stop *stop, ch
 		rc = -1;
 	}
 	struct archive_entry *e;
+	char *excl_dir = NULL; /* the last folder excluded */
 	while (rc == 0) {
 		char *s = stopped(stop);
 		if (s) {
@@ -531,8 +554,16 @@ int snap_add_tar(struct snap_writer *w, int fd, const struct snap_stop *stop, ch
 			break;
 		}
 		char *rel = relative_name(archive_entry_pathname(e), NULL);
-		if (excluded(w, rel, archive_entry_filetype(e) == AE_IFDIR)) {
-			w->t.excluded++;
+		bool isdir = archive_entry_filetype(e) == AE_IFDIR;
+		if (excluded(w, rel, isdir)) {
+			/* counted as the disk reader counts: a folder, not what
+			 * it holds */
+			size_t dl = excl_dir ? strlen(excl_dir) : 0;
+			if (!excl_dir || strncmp(rel, excl_dir, dl) || rel[dl] != '/') {
+				w->t.excluded++;
+				free(excl_dir);
+				excl_dir = isdir ? xstrdup(rel) : NULL;
+			}
 			free(rel);
 			continue;
 		}
@@ -553,6 +584,7 @@ int snap_add_tar(struct snap_writer *w, int fd, const struct snap_stop *stop, ch
 		rc = put_entry(w, in, e, rel, stop, why);
 		free(rel);
 	}
+	free(excl_dir);
 	archive_read_free(in);
 	return rc;
 }
@@ -719,8 +751,10 @@ static int read_content(struct archive *a, const char *archive, const struct mf_
 			rc = -1;
 			break;
 		}
-		if (off > at)
-			hash_zeros(&h, off - at);
+		if (off > at && hash_zeros(&h, off - at, stop, why) < 0) {
+			rc = -1;
+			break;
+		}
 		sha256_update(&h, buf, n);
 		at = off + (long long)n;
 		if (n && data && data(ctx, buf, n, off, why) < 0) {
@@ -741,8 +775,10 @@ static int read_content(struct archive *a, const char *archive, const struct mf_
 		sha256_release(&h);
 		return -1;
 	}
-	if (at < m->size)
-		hash_zeros(&h, m->size - at);
+	if (at < m->size && hash_zeros(&h, m->size - at, stop, why) < 0) {
+		sha256_release(&h);
+		return -1;
+	}
 	sha256_hex(&h, hex);
 	return 0;
 }

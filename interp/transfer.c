@@ -47,6 +47,12 @@ char *transfer_describe(const struct step *st, char *(*render)(void *ctx, const 
 	char *src = render(ctx, st->xsrc), *dest = render(ctx, st->xdest);
 	struct sbuf sb = {0};
 	const char *k = st->kind->key;
+	if (st->kind == &extract_undo_kind) {
+		sbuf_addf(&sb, "put back what %s held before the extract", dest ? dest : "?");
+		free(src);
+		free(dest);
+		return sbuf_detach(&sb);
+	}
 	if (!strcmp(k, "archive") || !strcmp(k, "extract")) {
 		bool ar = !strcmp(k, "archive");
 		sbuf_addf(&sb, "%s %s \xe2\x86\x92 %s", k, src ? src : "?", dest ? dest : "?");
@@ -190,7 +196,18 @@ void collect_data(void *ctx, int stream, const char *buf, size_t n)
 			buf += w;
 			n -= (size_t)w;
 		}
-	} else if (stream == 2 && c->err.len < 16384) {
+	} else if (stream == 2) {
+		/* the last 16 KiB: a failing command says why at the end */
+		if (n > 16384) {
+			buf += n - 16384;
+			n = 16384;
+		}
+		if (c->err.len + n > 16384) {
+			size_t drop = c->err.len + n - 16384;
+			memmove(c->err.buf, c->err.buf + drop, c->err.len - drop);
+			c->err.len -= drop;
+			c->err.buf[c->err.len] = '\0';
+		}
 		sbuf_add(&c->err, buf, n);
 	} else if (stream == 1 && c->out.len < 16384) {
 		sbuf_add(&c->out, buf, n);
@@ -209,7 +226,8 @@ char *collect_err(struct collect *c)
 	size_t n = strlen(e);
 	while (n && (e[n - 1] == '\n' || e[n - 1] == ' '))
 		n--;
-	return xstrndup(e, n > 600 ? 600 : n);
+	/* the end: where a failing command says why */
+	return n > 600 ? xasprintf("…%.*s", 600, e + n - 600) : xstrndup(e, n);
 }
 
 /* Why a shell transfer failed, from its result and stderr. */
