@@ -97,7 +97,10 @@ static int failed(struct step_exec *x, char *why, long long deadline)
 		format_duration(d, sizeof(d), x->timeout_ms);
 		x->why = xasprintf("timed out after %s", d);
 	} else {
-		x->why = why ? why : xstrdup("failed");
+		/* names in it come from an archive: nothing reaches the
+		 * terminal raw */
+		x->why = snap_printable(why ? why : "failed");
+		free(why);
 	}
 	return -1;
 }
@@ -198,11 +201,23 @@ static void *pump_main(void *arg)
 	return NULL;
 }
 
+static void pump_close(struct pump *p)
+{
+	for (int i = 0; i < 2; i++) {
+		if (p->done[i] >= 0)
+			close(p->done[i]);
+		if (p->go[i] >= 0)
+			close(p->go[i]);
+		p->done[i] = p->go[i] = -1;
+	}
+}
+
 static int pump_start(struct pump *p, char **why)
 {
 	p->go[0] = p->go[1] = p->done[0] = p->done[1] = -1;
 	if (pipe2(p->done, O_CLOEXEC) < 0 || pipe2(p->go, O_CLOEXEC) < 0) {
 		*why = xasprintf("cannot create a pipe: %s", strerror(errno));
+		pump_close(p);
 		return -1;
 	}
 	/* signals stay with the main flow */
@@ -213,6 +228,7 @@ static int pump_start(struct pump *p, char **why)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e) {
 		*why = xasprintf("cannot start a thread: %s", strerror(e));
+		pump_close(p);
 		return -1;
 	}
 	return 0;
@@ -227,12 +243,7 @@ static void pump_join(struct pump *p)
 			break;
 	}
 	pthread_join(p->th, NULL);
-	for (int i = 0; i < 2; i++) {
-		if (p->done[i] >= 0)
-			close(p->done[i]);
-		if (p->go[i] >= 0)
-			close(p->go[i]);
-	}
+	pump_close(p);
 }
 
 /* --- names --------------------------------------------------------------------- */
@@ -298,6 +309,9 @@ static const char PRECHECK_SH[] =
 	"  echo \"runbook: $to is not a folder\" >&2; exit 3; fi\n"
 	"if [ ! -d \"$(dirname -- \"$to\")\" ]; then\n"
 	"  echo \"runbook: $(dirname -- \"$to\") does not exist\" >&2; exit 3; fi\n"
+	/* the new tree is made beside `to`, then renamed: not across a mount */
+	"if [ -d \"$to\" ] && [ \"$(stat -c %d -- \"$to\")\" != \"$(stat -c %d -- \"$(dirname -- \"$to\")\")\" ]; then\n"
+	"  echo \"runbook: $to is a mount point: extract into a folder inside it\" >&2; exit 3; fi\n"
 	"if [ ! -e \"$prev\" ] && [ ! -L \"$prev\" ] && [ \"$ow\" = 0 ] && [ -d \"$to\" ] && [ -n \"$(ls -A -- \"$to\")\" ]; then\n"
 	"  echo \"runbook: $to is not empty: give 'overwrite: true' to replace what it holds\" >&2; exit 3; fi\n"
 	/* what a killed attempt left half written */
@@ -318,14 +332,16 @@ static const char SWAP_SH[] =
 
 static const char UNDO_SH[] =
 	"if [ ! -e \"$prev\" ] && [ ! -L \"$prev\" ]; then\n"
-	"  if [ -e \"$trash\" ] || [ -L \"$trash\" ]; then rm -rf -- \"$trash\"; exit 0; fi\n"
+	"  if [ -e \"$trash\" ] || [ -L \"$trash\" ]; then rm -rf -- \"$trash\" && : > \"$trash\"; exit 0; fi\n"
 	"  echo \"runbook: the previous contents of $to ($prev) are gone: nothing to put back\" >&2; exit 3\n"
 	"fi\n"
 	"if [ -e \"$trash\" ] || [ -L \"$trash\" ]; then rm -rf -- \"$trash\" || exit 3; fi\n"
 	"if [ -e \"$to\" ] || [ -L \"$to\" ]; then mv -- \"$to\" \"$trash\" || exit 3; fi\n"
 	"if [ -d \"$prev\" ] && [ ! -L \"$prev\" ]; then mv -- \"$prev\" \"$to\" || exit 3\n"
 	"else rm -f -- \"$prev\" || exit 3; fi\n"
-	"rm -rf -- \"$trash\"\n";
+	/* an empty file says the undo ran: run again (a resumed rollback), it
+	 * finds nothing to do rather than "gone" */
+	"rm -rf -- \"$trash\" && : > \"$trash\"\n";
 
 static void target_vars(struct sbuf *sb, const struct target *t, bool overwrite)
 {
@@ -659,6 +675,15 @@ static int safe_entry(struct safety *s, const struct mf_entry *m, char **why)
 		*why = xasprintf("the archive holds '%s' (%s), which would land outside 'to': refused", m->path, bad);
 		return -1;
 	}
+	if (!strcmp(p, ".") && m->type != MF_DIR) {
+		*why = xasprintf("the archive's top entry '%s' is a %s, not a folder: refused", m->path,
+				 mf_type_name(m->type));
+		return -1;
+	}
+	if (is_link(s, p, strlen(p))) {
+		*why = xasprintf("the archive holds '%s' twice, first as a symlink: refused", m->path);
+		return -1;
+	}
 	const char *q = through_link(s, p);
 	if (q) {
 		*why = xasprintf("the archive holds '%s', which would be written through its own symlink '%.*s': refused",
@@ -841,6 +866,10 @@ static int extract_body(struct pump *p)
 			rc = -1;
 		}
 	}
+	/* a stream that broke off must not end like a whole one: no zeros
+	 * for the rest of the entry, no end-of-archive blocks */
+	if (rc < 0)
+		archive_write_fail(o.a);
 	archive_write_free(o.a);
 	close(p->fd);
 	p->fd = -1;
@@ -855,6 +884,11 @@ static void prev_state(struct collect *c, char *state, size_t n)
 	snprintf(state, n, "%.*s", p ? (int)strcspn(p + 14, "\n") : 0, p ? p + 14 : "");
 }
 
+/* On the host (SSH, or sudo): tar -x into a new folder beside `to`, fed
+ * by the pump; then, only once both sides succeeded, the swap.  Two
+ * commands, so that a stream that broke off (a timeout, Ctrl-C, a read
+ * error here) never lets a partial tree take `to`'s place: tar may end
+ * well on a stream cut between two entries. */
 static int extract_remote(struct step_exec *x, const char *from, const struct target *tg, long long deadline,
 			  struct snap_totals *t, char *state, size_t nstate)
 {
@@ -876,35 +910,64 @@ static int extract_remote(struct step_exec *x, const char *from, const struct ta
 	target_vars(&sb, tg, x->st->xoverwrite);
 	sbuf_adds(&sb, PRECHECK_SH);
 	sbuf_adds(&sb, "t=$(mktemp -d \"$tmpl\") || exit 3\n"
-		       /* the mode `to` has, or would get: an archive without its
-			* '.' entry (strip) leaves it so, not mktemp's 0700 */
-		       "if [ -d \"$to\" ]; then chmod \"$(stat -c %a -- \"$to\")\" \"$t\"\n"
+		       "echo \"runbook-tmp: $t\"\n"
+		       /* the mode and owner `to` has, or would get: an archive
+			* without its '.' entry (strip) leaves them so */
+		       "if [ -d \"$to\" ]; then chmod \"$(stat -c %a -- \"$to\")\" \"$t\" &&\n"
+		       "  { [ \"$(id -u)\" != 0 ] || chown \"$(stat -c %u:%g -- \"$to\")\" \"$t\"; }\n"
 		       "else chmod \"$(printf %o $((0777 & ~0$(umask))))\" \"$t\"; fi || { rm -rf -- \"$t\"; exit 3; }\n"
 		       "x=\nif tar --version 2>/dev/null | grep -q 'GNU tar'; then x='--xattrs --xattrs-include=* --warning=no-unknown-keyword'; fi\n"
 		       "if ! tar -xpf - -C \"$t\" $x; then rm -rf -- \"$t\"; exit 4; fi\n");
-	sbuf_adds(&sb, SWAP_SH);
 	struct collect c = {.fd = -1};
 	int rc = sh_run(x, sbuf_str(&sb), fds[0], &c, "the restore");
 	close(fds[0]);
 	atomic_store(&p.stop.abort, rc < 0);
 	pump_join(&p);
+	const char *tl = strstr(sbuf_str(&c.out), "runbook-tmp: ");
+	char *tmp = tl ? xstrndup(tl + 13, strcspn(tl + 13, "\n")) : NULL;
+	sbuf_reset(&sb);
 	if (rc == 0 && p.rc < 0) {
-		/* the stream failed but tar took what came: its folder was
-		 * swapped in — impossible, the script checks tar's status; kept
-		 * as a guard */
 		rc = failed(x, p.why, deadline);
 		p.why = NULL;
 	} else if (rc < 0 && p.rc < 0 && x->rc == 4 && p.why && strcmp(p.why, "stopped")) {
 		/* tar failed because the stream did: say why the stream did */
 		free(x->why);
-		x->why = p.why;
-		p.why = NULL;
-	} else if (rc == 0) {
-		*t = ep.t;
-		prev_state(&c, state, nstate);
+		x->why = snap_printable(p.why);
 	}
+	struct collect c2 = {.fd = -1};
+	if (rc == 0 && tmp) {
+		target_vars(&sb, tg, x->st->xoverwrite);
+		sh_var(&sb, "t", tmp);
+		sbuf_adds(&sb, SWAP_SH);
+		rc = sh_run(x, sbuf_str(&sb), -1, &c2, "the swap");
+		if (rc == 0) {
+			*t = ep.t;
+			prev_state(&c2, state, nstate);
+		}
+	} else if (tmp && !x->lost) {
+		/* what came is not the archive: away with it (if this fails, the
+		 * next attempt removes it) */
+		sbuf_adds(&sb, "rm -rf -- ");
+		shell_quote_word(&sb, tmp);
+		char *was = x->why;
+		int was_rc = x->rc;
+		bool was_int = x->interrupted, was_lost = x->lost;
+		x->why = NULL;
+		if (sh_run(x, sbuf_str(&sb), -1, &c2, "removing the partial restore") < 0)
+			stepio_log(x, "# %s\n", x->why);
+		free(x->why);
+		x->why = was;
+		x->rc = was_rc;
+		x->interrupted = was_int;
+		x->lost = was_lost;
+	} else if (rc == 0) {
+		rc = -1;
+		x->why = xstrdup("the restore did not say where it extracted");
+	}
+	free(tmp);
 	free(p.why);
 	collect_release(&c);
+	collect_release(&c2);
 	sbuf_release(&sb);
 	return rc;
 }
@@ -931,7 +994,13 @@ static int extract_local(struct step_exec *x, const char *from, const struct tar
 	struct stat st;
 	mode_t um = umask(0);
 	umask(um);
-	chmod(tmp, stat(tg->to, &st) == 0 ? st.st_mode & 07777 : 0777 & ~um);
+	if (stat(tg->to, &st) == 0) {
+		chmod(tmp, st.st_mode & 07777);
+		if (geteuid() == 0 && chown(tmp, st.st_uid, st.st_gid) < 0)
+			stepio_log(x, "# cannot give %s the owner of %s: %s\n", tmp, tg->to, strerror(errno));
+	} else {
+		chmod(tmp, 0777 & ~um);
+	}
 	struct disk_out o = {.s.strip = x->st->xstrip, .root = tmp};
 	o.d = archive_write_disk_new();
 	int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_XATTR |

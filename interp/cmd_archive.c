@@ -23,7 +23,9 @@ static int archive_verify(const char *file)
 	char *why = NULL;
 	struct snap_stop stop = {interrupted, NULL};
 	if (snap_read(file, NULL, NULL, &stop, &t, &why) < 0) {
-		fprintf(stderr, "runbook: %s does not verify: %s\n", file, why);
+		char *w = snap_printable(why);
+		fprintf(stderr, "runbook: %s does not verify: %s\n", file, w);
+		free(w);
 		free(why);
 		return sig_interrupted() ? EXIT_INTR : EXIT_FAILED;
 	}
@@ -55,42 +57,6 @@ struct lister {
 	bool first;
 };
 
-/* The length of the UTF-8 sequence at p, or 0 when it is not one. */
-static size_t utf8_len(const unsigned char *p)
-{
-	size_t n = *p >= 0xf0 && *p <= 0xf4 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc2 && *p < 0xe0 ? 2 : 0;
-	for (size_t i = 1; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
-/* A name as `ls -b` shows it: control characters and bytes that are not
- * UTF-8 escaped, so that one entry is one line. */
-static const char *shown(struct sbuf *sb, const char *s)
-{
-	sbuf_reset(sb);
-	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
-		size_t u = *p >= 0x80 ? utf8_len(p) : 0;
-		if (u) {
-			sbuf_add(sb, p, u);
-			p += u - 1;
-		} else if (*p >= 0x80)
-			sbuf_addf(sb, "\\%03o", *p);
-		else if (*p == '\n')
-			sbuf_adds(sb, "\\n");
-		else if (*p == '\t')
-			sbuf_adds(sb, "\\t");
-		else if (*p == '\\')
-			sbuf_adds(sb, "\\\\");
-		else if (*p < 0x20 || *p == 0x7f)
-			sbuf_addf(sb, "\\%03o", *p);
-		else
-			sbuf_addc(sb, (char)*p);
-	}
-	return sbuf_str(sb);
-}
-
 static void list_one(void *ctx, const struct mf_entry *m)
 {
 	struct lister *l = ctx;
@@ -114,12 +80,12 @@ static void list_one(void *ctx, const struct mf_entry *m)
 		snprintf(owner, sizeof(owner), "-");
 	if (m->user == NULL && m->uid >= 0)
 		snprintf(owner, sizeof(owner), "%lld/%lld", m->uid, m->gid);
-	struct sbuf a = {0}, b = {0};
-	printf("%s %-16s %12lld %s %s%s%s%s\n", mode, owner, m->size, when, shown(&a, m->path),
-	       m->type == MF_SYMLINK ? " -> " : m->type == MF_HARDLINK ? " link to " : "", shown(&b, m->link),
-	       m->sparse ? " (sparse)" : "");
-	sbuf_release(&a);
-	sbuf_release(&b);
+	char *o = snap_printable(owner), *p = snap_printable(m->path), *ln = snap_printable(m->link ? m->link : "");
+	printf("%s %-16s %12lld %s %s%s%s%s\n", mode, o, m->size, when, p,
+	       m->type == MF_SYMLINK ? " -> " : m->type == MF_HARDLINK ? " link to " : "", ln, m->sparse ? " (sparse)" : "");
+	free(o);
+	free(p);
+	free(ln);
 }
 
 static int archive_list(const char *file, bool json)
@@ -130,7 +96,9 @@ static int archive_list(const char *file, bool json)
 	struct snap_stop stop = {interrupted, NULL};
 	if (snap_scan(file, list_one, &l, &stop, &t, &why) < 0) {
 		fflush(stdout);
-		fprintf(stderr, "runbook: %s: %s\n", file, why);
+		char *w = snap_printable(why);
+		fprintf(stderr, "runbook: %s: %s\n", file, w);
+		free(w);
 		free(why);
 		return sig_interrupted() ? EXIT_INTR : EXIT_FAILED;
 	}

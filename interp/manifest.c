@@ -106,6 +106,7 @@ struct mf_reader {
 	bool in_entries, done;
 	long long nread;         /* entries read so far */
 	bool seen_entries, seen_tail[4];
+	bool seen_magic;         /* "manifest": "runbook-archive" */
 	struct sbuf val;
 };
 
@@ -222,7 +223,7 @@ static bool hex64(const char *s)
 static bool int_member(const struct jv *o, const char *k, long long *out)
 {
 	const struct jv *v = jv_get(o, k);
-	if (!v || v->t != JV_NUM || v->num < 0 || v->num > 9007199254740992.0 || v->num != (double)(long long)v->num)
+	if (!v || v->t != JV_NUM || !(v->num >= 0 && v->num <= 9007199254740992.0) || v->num != (double)(long long)v->num)
 		return false;
 	*out = (long long)v->num;
 	return true;
@@ -242,14 +243,16 @@ static int top_member(struct mf_reader *r, const char *key, struct jv *v, char *
 			*slot[i] = xstrdup(v->s);
 			return 0;
 		}
-	if (!strcmp(key, "manifest"))
+	if (!strcmp(key, "manifest")) {
+		r->seen_magic = true;
 		return v->t == JV_STR && !strcmp(v->s, "runbook-archive")
 			       ? 0
 			       : failf(r, why, r->vline, r->vcol, "not a runbook archive manifest");
+	}
 	if (!strcmp(key, "version")) {
 		if (v->t != JV_NUM || v->num != 1)
-			return failf(r, why, r->vline, r->vcol, "manifest version %g: this runbook reads version 1",
-				     v->t == JV_NUM ? v->num : 0.0);
+			return failf(r, why, r->vline, r->vcol, "manifest version %s: this runbook reads version 1",
+				     r->val.buf);
 		return 0;
 	}
 	static const char *const tails[] = {"count", "bytes", "archive_bytes", "archive_sha256"};
@@ -264,7 +267,8 @@ static int top_member(struct mf_reader *r, const char *key, struct jv *v, char *
 				return 0;
 			}
 			long long *slot[] = {&r->head.count, &r->head.bytes, &r->head.archive_bytes};
-			if (v->t != JV_NUM || v->num < 0 || v->num != (double)(long long)v->num)
+			if (v->t != JV_NUM || !(v->num >= 0 && v->num <= 9007199254740992.0) ||
+			    v->num != (double)(long long)v->num)
 				return failf(r, why, r->vline, r->vcol, "'%s' must be a count", key);
 			*slot[i] = (long long)v->num;
 			return 0;
@@ -302,6 +306,9 @@ static int read_members(struct mf_reader *r, bool after_entries, char **why)
 			jv_free(k);
 			if (r->seen_entries)
 				return failf(r, why, kl, kc, "'entries' given twice");
+			if (!r->seen_magic)
+				return failf(r, why, kl, kc, "not a runbook archive manifest (no \"manifest\": "
+							     "\"runbook-archive\" before the entries)");
 			if (skip_ws(r) != '[')
 				return failf(r, why, r->line, r->col - 1, "'entries' must be a list");
 			r->seen_entries = r->in_entries = true;

@@ -482,6 +482,15 @@ static void assign_units(struct pstep *v, size_t n)
 	}
 }
 
+/* Does the template read host.* (so that it differs from host to host)? */
+static bool tmpl_reads_host(const struct tmpl *t)
+{
+	for (size_t i = 0; t && i < t->n; i++)
+		if (t->segs[i].is_name && !strncmp(t->segs[i].text, "host.", 5))
+			return true;
+	return false;
+}
+
 static void expand_one(struct expander *E, const struct step *st, struct scope *scope, struct frame *outer,
 		       size_t nouter, const char *prefix, int depth, struct host **inh, size_t ninh)
 {
@@ -503,6 +512,9 @@ static void expand_one(struct expander *E, const struct step *st, struct scope *
 			memcpy(ps.hosts, inh, ninh * sizeof(*inh));
 		ps.nhosts = ninh;
 	}
+	if (ps.nhosts > 1 && st->kind->run == run_archive && !tmpl_reads_host(st->xdest))
+		rb_error_at(R->err, st->pos, "this archive runs on %zu hosts, and each would write the same file: put "
+					     "{{ host.name }} in its 'to'", ps.nhosts);
 	ps.outer = xcalloc(nouter + 1, sizeof(*outer));
 	if (nouter)
 		memcpy(ps.outer, outer, nouter * sizeof(*outer));

@@ -447,8 +447,15 @@ static int put_entry(struct snap_writer *w, struct archive *in, struct archive_e
 	describe(e, rel, link, &m);
 	if (type == MF_FILE) {
 		struct putter p = {w, 0, stop};
-		if (read_content(in, w->sp.source ? w->sp.source : "the folder", &m, put_block, &p, stop, m.sha256, why) < 0 ||
-		    put_zeros_to(&p, m.size, why) < 0) {
+		int rc = read_content(in, w->sp.source ? w->sp.source : "the folder", &m, put_block, &p, stop, m.sha256, why);
+		/* a short file with no holes in its map shrank as it was read:
+		 * zeros would stand for data that was there (as tar, refuse) */
+		if (rc == 0 && p.at < m.size && !archive_entry_sparse_count(e)) {
+			*why = xasprintf("'%s' shrank while it was read (%lld of %lld bytes): a live file — stop what writes "
+					 "it, or exclude it", rel, p.at, m.size);
+			rc = -1;
+		}
+		if (rc < 0 || put_zeros_to(&p, m.size, why) < 0) {
 			mf_entry_release(&m);
 			return -1;
 		}
@@ -989,6 +996,40 @@ int snap_scan(const char *archive, void (*fn)(void *ctx, const struct mf_entry *
 		archive_read_free(a);
 	close(fd);
 	return rc;
+}
+
+/* The length of the UTF-8 sequence at p, or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t n = *p >= 0xf0 && *p <= 0xf4 ? 4 : *p >= 0xe0 && *p < 0xf0 ? 3 : *p >= 0xc2 && *p < 0xe0 ? 2 : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+char *snap_printable(const char *s)
+{
+	struct sbuf sb = {0};
+	sbuf_adds(&sb, "");
+	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+		size_t u = *p >= 0x80 ? utf8_len(p) : 0;
+		if (u) {
+			sbuf_add(&sb, p, u);
+			p += u - 1;
+		} else if (*p == '\n') {
+			sbuf_adds(&sb, "\\n");
+		} else if (*p == '\t') {
+			sbuf_adds(&sb, "\\t");
+		} else if (*p == '\\') {
+			sbuf_adds(&sb, "\\\\");
+		} else if (*p < 0x20 || *p >= 0x7f) {
+			sbuf_addf(&sb, "\\%03o", *p);
+		} else {
+			sbuf_addc(&sb, (char)*p);
+		}
+	}
+	return sbuf_detach(&sb);
 }
 
 /* --- paths for extraction ------------------------------------------------------ */

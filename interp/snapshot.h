@@ -92,6 +92,11 @@ int snap_read(const char *archive, const char *manifest, const struct snap_visit
 int snap_scan(const char *archive, void (*fn)(void *ctx, const struct mf_entry *m), void *ctx,
 	      const struct snap_stop *stop, struct snap_totals *t, char **why);
 
+/* s as a terminal may show it (an entry's name comes from whoever made
+ * the archive): control characters and bytes that are not UTF-8 escaped
+ * as `ls -b` does.  Malloc'ed. */
+char *snap_printable(const char *s);
+
 /* Is an entry's path safe to create under a folder?  NULL, or why not
  * (static text).  For a hard link, its target is checked the same way. */
 const char *snap_unsafe_path(const char *path);

@@ -40,7 +40,8 @@ sudo -n true 2>/dev/null && has_sudo=1
 skip() { _n=$((_n + 1)); echo "ok $_n - # SKIP $1"; }
 # beside DIR: the names next to DIR that start with .NAME.rb- (temporary
 # and kept folders of an extract)
-beside() { (cd "$(dirname "$1")" && ls -A | grep -F ".$(basename "$1").rb-" || true); }
+# (but the empty .rb-undone- file an undo leaves to say it ran)
+beside() { (cd "$(dirname "$1")" && ls -A | grep -F ".$(basename "$1").rb-" | grep -v '\.rb-undone-' || true); }
 # state DIR: everything under DIR (names, types, modes, links, sizes, contents)
 state() { python3 "$FX/tree.py" "$@" 2>&1; }
 blocks() { stat -c %b "$1" 2>/dev/null || echo 999999999; }

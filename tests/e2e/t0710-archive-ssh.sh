@@ -117,7 +117,10 @@ same_tree() {
 	tree_sig "$_a" "$@" >"$T/sig-a" && tree_sig "$_b" "$@" >"$T/sig-b" && diff "$T/sig-a" "$T/sig-b" >&2
 }
 # leftovers DIR...: temporary names of archive/extract left anywhere below
-leftovers() { find "$@" \( -name '*.rb-tmp-*' -o -name '*.rb-new-*' -o -name '*.rb-undone-*' \) 2>/dev/null; }
+# (an empty .rb-undone- file is not one: it records that an undo ran)
+leftovers() { find "$@" \( -name '*.rb-tmp-*' -o -name '*.rb-new-*' -o \( -name '*.rb-undone-*' ! \( -type f -empty \) \) \) 2>/dev/null; }
+# kept NAME: what an extract left beside DIR/NAME, but the undo's marker
+kept() { ls -A "$1" | grep -F ".$2.rb-" | grep -v '\.rb-undone-' || true; }
 no_leftovers() { test -z "$(leftovers "$@")"; }
 
 # --- the remote tree ------------------------------------------------------------
@@ -563,14 +566,16 @@ check "the extract had replaced the folder (the step after it saw the new tree)"
 tree_sig "$OLD" >"$T/old-after.sig" 2>/dev/null
 check "the rollback put the previous contents back" diff "$T/old.sig" "$T/old-after.sig"
 check "the rollback removed the kept copy (.rb-prev-) and the undone tree" \
-	test -z "$(ls -A "$RD" | grep -F '.old.rb-')"
+	test -z "$(kept "$RD" old)"
+check "... leaving an empty .rb-undone- file, which tells a second undo it ran" \
+	sh -c 'for f in "$1"/.old.rb-undone-*; do test -f "$f" -a ! -s "$f" || exit 1; done' _ "$RD"
 check "the step after the failure did not run" test ! -e "$RD/x-after"
 
 rb run "$LD/x.yml" --inventory "$inv" -p from="$SM" -p to="$RD/fresh" -p dir="$RD" -p fail=yes
 expect_rc 1 "extract into a new folder, then a failing step: exit 1"
 out_has "rolled back"
 check "the rollback removed the folder that did not exist before" test ! -e "$RD/fresh"
-check "... and its empty .rb-prev- marker" test -z "$(ls -A "$RD" | grep -F '.fresh.rb-')"
+check "... and its empty .rb-prev- marker" test -z "$(kept "$RD" fresh)"
 
 # --- 8. a damaged archive is refused before anything is written remotely ---------
 # each variant: a copy of the small archive and its manifest, then damaged;
@@ -627,7 +632,7 @@ for v in flipped truncated no-manifest lying-manifest; do
 	check "$v: the host was reachable (the step before ran)" test -s "$RD/bad-mark"
 	tree_sig "$OLD" >"$T/old-after.sig" 2>/dev/null
 	check "$v: the remote folder is unchanged" diff "$T/old.sig" "$T/old-after.sig"
-	check "$v: nothing was written beside it (no .rb-new-, no .rb-prev-)" test -z "$(ls -A "$RD" | grep -F '.old.rb-')"
+	check "$v: nothing was written beside it (no .rb-new-, no .rb-prev-)" test -z "$(kept "$RD" old)"
 	check "$v: the step after it did not run" test ! -e "$RD/bad-after"
 	rm -f "$F" "$F.manifest.json"
 done
