@@ -715,6 +715,7 @@ struct disk_out {
 	struct safety s;
 	struct archive *d;
 	const char *root;
+	int flags;               /* archive_write_disk options */
 	bool root_time;          /* the '.' entry's mtime, set once the */
 	struct timespec mtime;   /* entries inside stop changing it */
 };
@@ -738,6 +739,9 @@ static int disk_entry(void *ctx, struct archive_entry *ae, const struct mf_entry
 		o->s.linkbuf = xasprintf("%s/%s", o->root, o->s.hardlink);
 		archive_entry_set_hardlink(ae, o->s.linkbuf);
 	}
+	/* holes only where the archive has them: the sparse mode writes in
+	 * 4 KiB pieces, looking for zeros */
+	archive_write_disk_set_options(o->d, o->flags | (m->sparse ? ARCHIVE_EXTRACT_SPARSE : 0));
 	if (archive_write_header(o->d, ae) < ARCHIVE_WARN) {
 		*why = xasprintf("cannot create %s: %s", o->s.pathbuf, archive_error_string(o->d));
 		return -1;
@@ -860,7 +864,7 @@ static int extract_body(struct pump *p)
 		p->why = xasprintf("cannot start the stream: %s", archive_error_string(o.a));
 	} else {
 		struct snap_visit v = {tar_entry, tar_data, tar_done, &o};
-		rc = snap_read(ep->from, NULL, &v, &(struct snap_stop){stop_check, &p->stop}, &ep->t, &p->why);
+		rc = snap_read(ep->from, NULL, &v, &(struct snap_stop){stop_check, &p->stop}, SNAP_AGAIN, &ep->t, &p->why);
 		if (rc == 0 && archive_write_close(o.a) != ARCHIVE_OK) {
 			p->why = xasprintf("cannot send the archive: %s", archive_error_string(o.a));
 			rc = -1;
@@ -1003,16 +1007,16 @@ static int extract_local(struct step_exec *x, const char *from, const struct tar
 	}
 	struct disk_out o = {.s.strip = x->st->xstrip, .root = tmp};
 	o.d = archive_write_disk_new();
-	int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_XATTR |
-		    ARCHIVE_EXTRACT_FFLAGS | ARCHIVE_EXTRACT_SPARSE | ARCHIVE_EXTRACT_SECURE_NODOTDOT;
+	o.flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_XATTR |
+		  ARCHIVE_EXTRACT_FFLAGS | ARCHIVE_EXTRACT_SECURE_NODOTDOT;
 	if (geteuid() == 0)
-		flags |= ARCHIVE_EXTRACT_OWNER;
-	archive_write_disk_set_options(o.d, flags);
+		o.flags |= ARCHIVE_EXTRACT_OWNER;
+	archive_write_disk_set_options(o.d, o.flags);
 	archive_write_disk_set_standard_lookup(o.d);
 	struct stopper s = {.deadline = deadline};
 	struct snap_visit v = {disk_entry, disk_data, disk_done, &o};
 	char *why = NULL;
-	rc = snap_read(from, NULL, &v, &(struct snap_stop){stop_check, &s}, t, &why);
+	rc = snap_read(from, NULL, &v, &(struct snap_stop){stop_check, &s}, SNAP_AGAIN, t, &why);
 	if (rc == 0 && archive_write_close(o.d) != ARCHIVE_OK) {
 		why = xasprintf("cannot finish the restore: %s", archive_error_string(o.d));
 		rc = -1;
@@ -1064,7 +1068,7 @@ int run_extract(struct step_exec *x)
 	struct snap_visit check = {check_entry, NULL, NULL, &sf};
 	struct snap_totals t;
 	char *why = NULL;
-	int vr = snap_read(from, NULL, &check, &(struct snap_stop){stop_check, &s}, &t, &why);
+	int vr = snap_read(from, NULL, &check, &(struct snap_stop){stop_check, &s}, 0, &t, &why);
 	safety_release(&sf);
 	if (vr < 0) {
 		failed(x, why, deadline);

@@ -22,7 +22,7 @@ static int archive_verify(const char *file)
 	struct snap_totals t;
 	char *why = NULL;
 	struct snap_stop stop = {interrupted, NULL};
-	if (snap_read(file, NULL, NULL, &stop, &t, &why) < 0) {
+	if (snap_read(file, NULL, NULL, &stop, 0, &t, &why) < 0) {
 		char *w = snap_printable(why);
 		fprintf(stderr, "runbook: %s does not verify: %s\n", file, w);
 		free(w);

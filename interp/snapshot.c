@@ -560,6 +560,11 @@ int snap_add_tar(struct snap_writer *w, int fd, const struct snap_stop *stop, ch
 			rc = -1;
 			break;
 		}
+		if (!archive_entry_pathname(e)) {
+			*why = xstrdup("the tar stream is damaged: an entry has no name");
+			rc = -1;
+			break;
+		}
 		char *rel = relative_name(archive_entry_pathname(e), NULL);
 		bool isdir = archive_entry_filetype(e) == AE_IFDIR;
 		if (excluded(w, rel, isdir)) {
@@ -659,7 +664,7 @@ int snap_writer_finish(struct snap_writer *w, const struct snap_stop *stop, stru
 	int rc = write_manifest(w, mtmp, why);
 	/* the proof: the archive as it lies on disk, read back */
 	struct snap_totals back;
-	if (rc == 0 && snap_read(w->tmp, mtmp, NULL, stop, &back, why) < 0) {
+	if (rc == 0 && snap_read(w->tmp, mtmp, NULL, stop, 0, &back, why) < 0) {
 		char *v = *why;
 		*why = xasprintf("the archive did not verify after writing: %s", v);
 		free(v);
@@ -719,13 +724,63 @@ static int hash_file(int fd, char hex[65], long long *size, const struct snap_st
 	return 0;
 }
 
-static struct archive *reader_of(int fd, const char *archive, char **why)
+/* An archive file read once, front to back, its SHA-256 taken on the way:
+ * a tar needs no separate pass over its bytes.  (A zip is read from its
+ * end, by seeking: it is hashed apart.) */
+struct hashed_in {
+	int fd;
+	struct sha256 h;
+	long long n;
+	char *buf;
+};
+
+static la_ssize_t hashed_read(struct archive *a, void *ctx, const void **out)
 {
-	struct archive *a = archive_read_new();
+	struct hashed_in *in = ctx;
+	ssize_t n;
+	while ((n = read(in->fd, in->buf, BLOCK)) < 0 && errno == EINTR)
+		;
+	if (n < 0) {
+		if (a)
+			archive_set_error(a, errno, "read failed: %s", strerror(errno));
+		return -1;
+	}
+	if (n > 0)
+		sha256_update(&in->h, in->buf, (size_t)n);
+	in->n += n;
+	*out = in->buf;
+	return n;
+}
+
+/* The rest of the file (what libarchive did not need: padding), hashed;
+ * then the digest.  0, or -1 with *why. */
+static int hashed_finish(struct hashed_in *in, char hex[65], char **why)
+{
+	la_ssize_t n;
+	const void *p;
+	while ((n = hashed_read(NULL, in, &p)) > 0)
+		;
+	if (n < 0) {
+		*why = xasprintf("read failed: %s", strerror(errno));
+		sha256_release(&in->h);
+		return -1;
+	}
+	sha256_hex(&in->h, hex);
+	return 0;
+}
+
+static void setup_reader(struct archive *a)
+{
 	archive_read_support_format_tar(a);
 	archive_read_support_format_zip(a);
 	archive_read_support_filter_all(a);
 	archive_read_set_options(a, "hdrcharset=BINARY");
+}
+
+static struct archive *reader_of(int fd, const char *archive, char **why)
+{
+	struct archive *a = archive_read_new();
+	setup_reader(a);
 	if (archive_read_open_fd(a, fd, BLOCK) != ARCHIVE_OK) {
 		*why = xasprintf("%s is not an archive runbook can read: %s", archive, archive_error_string(a));
 		archive_read_free(a);
@@ -741,8 +796,9 @@ static int read_content(struct archive *a, const char *archive, const struct mf_
 			int (*data)(void *ctx, const void *buf, size_t n, long long off, char **why), void *ctx,
 			const struct snap_stop *stop, char hex[65], char **why)
 {
-	struct sha256 h;
-	sha256_init(&h);
+	struct sha256 h = {0};
+	if (hex)
+		sha256_init(&h);
 	long long at = 0;
 	const void *buf;
 	size_t n;
@@ -758,11 +814,12 @@ static int read_content(struct archive *a, const char *archive, const struct mf_
 			rc = -1;
 			break;
 		}
-		if (off > at && hash_zeros(&h, off - at, stop, why) < 0) {
+		if (hex && off > at && hash_zeros(&h, off - at, stop, why) < 0) {
 			rc = -1;
 			break;
 		}
-		sha256_update(&h, buf, n);
+		if (hex)
+			sha256_update(&h, buf, n);
 		at = off + (long long)n;
 		if (n && data && data(ctx, buf, n, off, why) < 0) {
 			rc = -1;
@@ -778,6 +835,8 @@ static int read_content(struct archive *a, const char *archive, const struct mf_
 		*why = xasprintf("'%s' holds more than its %lld bytes (it grew while it was read?)", m->path, m->size);
 		rc = -1;
 	}
+	if (!hex)
+		return rc;
 	if (rc < 0) {
 		sha256_release(&h);
 		return -1;
@@ -788,6 +847,20 @@ static int read_content(struct archive *a, const char *archive, const struct mf_
 	}
 	sha256_hex(&h, hex);
 	return 0;
+}
+
+/* Is the archive not the one the manifest describes?  Then *why says so. */
+static bool archive_differs(const char *archive, const struct snap_totals *t, const struct mf_head *h, char **why)
+{
+	if (t->archive_bytes != h->archive_bytes)
+		*why = xasprintf("%s has %lld bytes, its manifest says %lld: the archive is damaged or not the one the "
+				 "manifest describes", archive, t->archive_bytes, h->archive_bytes);
+	else if (strcmp(t->sha256, h->archive_sha256))
+		*why = xasprintf("the SHA-256 of %s is %s, its manifest says %s: the archive is damaged or not the one "
+				 "the manifest describes", archive, t->sha256, h->archive_sha256);
+	else
+		return false;
+	return true;
 }
 
 static bool same_str(const char *a, const char *b)
@@ -819,7 +892,7 @@ static char *differs(const struct mf_entry *m, const struct mf_entry *a, bool ta
 }
 
 int snap_read(const char *archive, const char *manifest, const struct snap_visit *v, const struct snap_stop *stop,
-	      struct snap_totals *t, char **why)
+	      int flags, struct snap_totals *t, char **why)
 {
 	*why = NULL;
 	memset(t, 0, sizeof(*t));
@@ -842,27 +915,27 @@ int snap_read(const char *archive, const char *manifest, const struct snap_visit
 	}
 	const struct mf_head *h = mf_head(r);
 	int rc = 0;
-	if (hash_file(fd, t->sha256, &t->archive_bytes, stop, why) < 0)
-		rc = -1;
-	else if (!h->has_archive) {
+	bool tar = h->format && strcmp(h->format, "zip");
+	struct hashed_in hin = {.fd = fd};
+	struct archive *a = NULL;
+	if (!h->has_archive) {
 		*why = xasprintf("%s: the manifest gives no 'archive_bytes' and 'archive_sha256' before its entries", mpath);
 		rc = -1;
-	}
-	else if (t->archive_bytes != h->archive_bytes || strcmp(t->sha256, h->archive_sha256)) {
-		*why = t->archive_bytes != h->archive_bytes
-			       ? xasprintf("%s has %lld bytes, its manifest says %lld: the archive is damaged or not the one "
-					   "the manifest describes", archive, t->archive_bytes, h->archive_bytes)
-			       : xasprintf("the SHA-256 of %s is %s, its manifest says %s: the archive is damaged or not "
-					   "the one the manifest describes", archive, t->sha256, h->archive_sha256);
-		rc = -1;
-	}
-	struct archive *a = NULL;
-	if (rc == 0) {
-		lseek(fd, 0, SEEK_SET);
-		if (!(a = reader_of(fd, archive, why)))
+	} else if (!tar) {
+		if (hash_file(fd, t->sha256, &t->archive_bytes, stop, why) < 0 || archive_differs(archive, t, h, why))
 			rc = -1;
+		else if (lseek(fd, 0, SEEK_SET) < 0 || !(a = reader_of(fd, archive, why)))
+			rc = -1;
+	} else {
+		sha256_init(&hin.h);
+		hin.buf = xmalloc(BLOCK);
+		a = archive_read_new();
+		setup_reader(a);
+		if (archive_read_open(a, &hin, NULL, hashed_read, NULL) != ARCHIVE_OK) {
+			*why = xasprintf("%s is not an archive runbook can read: %s", archive, archive_error_string(a));
+			rc = -1;
+		}
 	}
-	bool tar = h->format && strcmp(h->format, "zip");
 	struct mf_entry m = {0}, got = {0};
 	while (rc == 0) {
 		char *s = stopped(stop);
@@ -890,6 +963,11 @@ int snap_read(const char *archive, const char *manifest, const struct snap_visit
 			rc = -1;
 			break;
 		}
+		if (!archive_entry_pathname(e)) {
+			*why = xasprintf("%s is damaged: an entry has no name", archive);
+			rc = -1;
+			break;
+		}
 		char *rel = relative_name(archive_entry_pathname(e), NULL);
 		if (mr == 0) {
 			*why = xasprintf("the archive holds '%s', which its manifest does not list", rel);
@@ -913,9 +991,11 @@ int snap_read(const char *archive, const char *manifest, const struct snap_visit
 		}
 		if (m.type == MF_FILE) {
 			char hex[65];
-			if (read_content(a, archive, &m, skip || !v ? NULL : v->data, v ? v->ctx : NULL, stop, hex, why) < 0)
+			bool again = flags & SNAP_AGAIN;
+			if (read_content(a, archive, &m, skip || !v ? NULL : v->data, v ? v->ctx : NULL, stop,
+					 again ? NULL : hex, why) < 0)
 				rc = -1;
-			else if (strcmp(hex, m.sha256)) {
+			else if (!again && strcmp(hex, m.sha256)) {
 				*why = xasprintf("the content of '%s' does not match its manifest (SHA-256 %s, expected %s)",
 						 m.path, hex, m.sha256);
 				rc = -1;
@@ -930,6 +1010,37 @@ int snap_read(const char *archive, const char *manifest, const struct snap_visit
 	}
 	mf_entry_release(&m);
 	mf_entry_release(&got);
+	/* a tar was hashed as it was read: its bytes are proven last, and a
+	 * difference there outranks whatever the entries said */
+	if (tar && hin.buf) {
+		char *st = rc < 0 ? stopped(stop) : NULL;
+		if (st) {
+			/* stopped: no time for the rest */
+			sha256_release(&hin.h);
+			free(st);
+		} else {
+			/* also after a failure: when the bytes differ, that is the
+			 * clearer reason ("damaged or not the one …") */
+			char *hwhy = NULL;
+			if (hashed_finish(&hin, t->sha256, &hwhy) < 0) {
+				if (rc == 0) {
+					*why = hwhy;
+					hwhy = NULL;
+				}
+				rc = -1;
+			} else {
+				t->archive_bytes = hin.n;
+				char *d = NULL;
+				if (archive_differs(archive, t, h, &d)) {
+					free(*why);
+					*why = d;
+					rc = -1;
+				}
+			}
+			free(hwhy);
+		}
+		free(hin.buf);
+	}
 	if (rc == 0 && (t->entries != h->count || t->bytes != h->bytes)) {
 		*why = xasprintf("the manifest counts %lld entries and %lld bytes, the archive holds %lld and %lld",
 				 h->count, h->bytes, t->entries, t->bytes);
@@ -967,6 +1078,11 @@ int snap_scan(const char *archive, void (*fn)(void *ctx, const struct mf_entry *
 			break;
 		if (ar < ARCHIVE_WARN) {
 			*why = xasprintf("%s is damaged: %s", archive, archive_error_string(a));
+			rc = -1;
+			break;
+		}
+		if (!archive_entry_pathname(e)) {
+			*why = xasprintf("%s is damaged: an entry has no name", archive);
 			rc = -1;
 			break;
 		}

@@ -81,11 +81,16 @@ struct snap_visit {
 	void *ctx;
 };
 
-/* Reads archive against manifest (NULL: NAME.manifest.json): its own
- * SHA-256 first, then every entry in order.  0 when everything matched,
- * else -1 with *why naming the first difference. */
+/* Reads archive against manifest (NULL: NAME.manifest.json): every
+ * entry's header and content in order, and the archive's own size and
+ * SHA-256 (a zip's first, a tar's as it is read).  0 when everything
+ * matched, else -1 with *why naming the first difference.
+ * SNAP_AGAIN: the archive was verified so a moment ago (an extract's
+ * second pass): the entries' contents are not hashed again — the
+ * archive's own SHA-256 proves it is still the same file. */
+enum { SNAP_AGAIN = 1 };
 int snap_read(const char *archive, const char *manifest, const struct snap_visit *v, const struct snap_stop *stop,
-	      struct snap_totals *t, char **why);
+	      int flags, struct snap_totals *t, char **why);
 
 /* Reads an archive on its own (no manifest): fn gets each entry as a
  * manifest would describe it, content hash included.  0, or -1. */

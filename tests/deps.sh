@@ -41,6 +41,7 @@ fi
 if [ "$what" = bench ]; then
 	have_cmd hyperfine || need="$need hyperfine"
 	have_cmd ansible-playbook || need="$need ansible-core"
+	have_cmd zstd || need="$need zstd"
 fi
 [ -z "$need" ] && exit 0
 

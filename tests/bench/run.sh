@@ -17,7 +17,14 @@
 #      rollback's bookkeeping); and the same 200 steps run to the end
 #      against 200 plain steps: what keeping each step's undo values
 #      costs.
-#  (d) SSH: tests/bench/ssh.sh, run last — 100 trivial steps on a loopback
+#  (d) archives: tests/bench/archive.sh — runbook's archive and extract
+#      steps on a generated 1 GiB tree of mixed files against `tar -cf - |
+#      zstd -T0` and `tar -czf` (and their extractions); it prints its own
+#      table (time, MB/s, sizes, ratios) and fails `make bench` when a
+#      method fails or runbook is slower than tar with the same compressor
+#      (its target).  ~6 minutes on 2 CPUs; BENCH_ARCHIVE_MIB=N for a
+#      smaller tree.
+#  (e) SSH: tests/bench/ssh.sh, run last — 100 trivial steps on a loopback
 #      sshd with ssh (a connection per step, and a ControlMaster),
 #      ansible-playbook (pipelining on and off) and runbook; it prints
 #      its own table, has no target, and skips with one line when sshd,
@@ -312,7 +319,11 @@ printf '%-44s %18s %12s %s\n' "  (same, a step printing one line)" "$(mib "$tiny
 printf '%-44s %18s %12s %s\n' "  flood: wall time, bytes in the step log" "${flood_s} s" "" \
 	"$(awk -v b="$log_bytes" 'BEGIN { printf "%.1f MiB logged", b / 1048576 }')"
 
-# --- (d) SSH -------------------------------------------------------------------
+# --- (d) archives ---------------------------------------------------------------
+echo
+RUNBOOK=$RUNBOOK sh tests/bench/archive.sh || status=1
+
+# --- (e) SSH -------------------------------------------------------------------
 echo
 RUNBOOK=$RUNBOOK sh tests/bench/ssh.sh || status=1
 exit $status
