@@ -12,8 +12,8 @@
  *      "user": "root", "group": "root"},
  *     …]}
  *
- * The archive's own size and hash come first, so a damaged archive is
- * refused before it is parsed.  One entry per line, in the archive's
+ * The archive's own size and hash come first, so that a reader knows
+ * them before the entries.  One entry per line, in the archive's
  * order, so both sides of a verification stream: memory stays flat whatever the archive holds.  The
  * reader does not depend on that layout, only on the order of entries.
  * Names that are not UTF-8 are kept byte for byte as \udcXX escapes, as

@@ -7,9 +7,11 @@
  * archive and the manifest are temporary files beside the destination
  * until the archive has been read back and found equal to its manifest.
  *
- * Reading: the archive's own SHA-256 first (a tampered or truncated file
- * is refused before any of it is parsed), then its entries and the
- * manifest's in step, header by header and hash by hash. */
+ * Reading: its entries and the manifest's in step, header by header and
+ * hash by hash, and the archive's own SHA-256 — taken while a tar is
+ * parsed (one pass over its bytes), before a zip is (it is read by
+ * seeking).  An extract reads twice: the proof, then the writing, where
+ * the archive's hash alone shows it is still the file that was proven. */
 #include "snapshot.h"
 
 #include "glob.h"
