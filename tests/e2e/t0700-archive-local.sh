@@ -545,7 +545,7 @@ steps:
     extract: { from: out/rnd.tar.gz, to: $T/rx }
 EOF2
 RUNBOOK_STATE_DIR=$T/state-crashx
-python3 "$FX/killwhen.py" "$T/kw" "$T" '^\.rx\.rb-new-' 0.05 \
+python3 "$FX/killwhen.py" "$T/kw" "$T" '^\.rx\.rb-new-' 0 \
 	"$RUNBOOK" run "$R/slowx.yml" >"$out" 2>"$err"
 check "crash: runbook was killed while it extracted into .rx.rb-new- ($(cat "$T/kw"))" test "$(cat "$T/kw")" = "seen -9"
 check "crash: 'to' was not created" test ! -e "$T/rx"
