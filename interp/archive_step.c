@@ -775,7 +775,32 @@ struct tar_out {
 	struct archive *a;
 	long long at, size;
 	struct stopper *stop;
+	int fd;                  /* the pipe */
+	bool broken;             /* the stream failed: nothing more is sent */
 };
+
+/* A stream that broke off must not end like a whole one: once broken, no
+ * zeros for the rest of the entry, no end-of-archive blocks. */
+static la_ssize_t tar_out_write(struct archive *a, void *ctx, const void *buf, size_t n)
+{
+	struct tar_out *o = ctx;
+	if (o->broken) {
+		archive_set_error(a, ECANCELED, "abandoned");
+		return -1;
+	}
+	const char *p = buf;
+	for (size_t off = 0; off < n;) {
+		ssize_t k = write(o->fd, p + off, n - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			archive_set_error(a, errno, "%s", strerror(errno));
+			return -1;
+		}
+		off += (size_t)k;
+	}
+	return (la_ssize_t)n;
+}
 
 static int tar_entry(void *ctx, struct archive_entry *ae, const struct mf_entry *m, char **why)
 {
@@ -854,13 +879,13 @@ struct extract_pump {
 static int extract_body(struct pump *p)
 {
 	struct extract_pump *ep = p->arg;
-	struct tar_out o = {.s.strip = ep->strip, .stop = &p->stop};
+	struct tar_out o = {.s.strip = ep->strip, .stop = &p->stop, .fd = p->fd};
 	o.a = archive_write_new();
 	archive_write_set_format_pax_restricted(o.a);
 	archive_write_set_option(o.a, "pax", "hdrcharset", "BINARY");
 	archive_write_set_bytes_in_last_block(o.a, 1);
 	int rc = -1;
-	if (archive_write_open_fd(o.a, p->fd) != ARCHIVE_OK) {
+	if (archive_write_open2(o.a, &o, NULL, tar_out_write, NULL, NULL) != ARCHIVE_OK) {
 		p->why = xasprintf("cannot start the stream: %s", archive_error_string(o.a));
 	} else {
 		struct snap_visit v = {tar_entry, tar_data, tar_done, &o};
@@ -870,10 +895,7 @@ static int extract_body(struct pump *p)
 			rc = -1;
 		}
 	}
-	/* a stream that broke off must not end like a whole one: no zeros
-	 * for the rest of the entry, no end-of-archive blocks */
-	if (rc < 0)
-		archive_write_fail(o.a);
+	o.broken = rc < 0;
 	archive_write_free(o.a);
 	close(p->fd);
 	p->fd = -1;

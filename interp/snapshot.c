@@ -194,6 +194,7 @@ struct snap_writer {
 	struct sha256 hash;            /* of the bytes written to it */
 	long long written;
 	int werr;                      /* errno of a failed write */
+	bool aborting;                 /* being freed unfinished: writes fail */
 	FILE *entries;                 /* the manifest's entries (unlinked file) */
 	struct snap_totals t;
 	struct sbuf notes;
@@ -226,6 +227,10 @@ const char *snap_writer_notes(struct snap_writer *w)
 static la_ssize_t write_cb(struct archive *a, void *ctx, const void *buf, size_t n)
 {
 	struct snap_writer *w = ctx;
+	if (w->aborting) {
+		archive_set_error(a, ECANCELED, "abandoned");
+		return -1;
+	}
 	const char *p = buf;
 	for (size_t off = 0; off < n;) {
 		ssize_t k = write(w->fd, p + off, n - off);
@@ -334,10 +339,10 @@ void snap_writer_free(struct snap_writer *w)
 {
 	if (!w)
 		return;
-	/* unfinished: nothing more is compressed or written (a zstd at level
-	 * 19 would otherwise finish its buffers first) */
-	if (w->a && !w->finished)
-		archive_write_fail(w->a);
+	/* unfinished: whatever the compressor still flushes goes nowhere
+	 * (archive_write_fail would skip the flush, but leaks the filters in
+	 * libarchive 3.6) */
+	w->aborting = !w->finished;
 	if (w->a)
 		archive_write_free(w->a);
 	if (w->lr)
