@@ -474,6 +474,24 @@ static int put_entry(struct snap_writer *w, struct archive *in, struct archive_e
 	return 0;
 }
 
+/* The next entry of a reader: 1, 0 at the end, -1 with *why (what: how
+ * the source is named in messages). */
+static int next_entry(struct archive *a, const char *what, struct archive_entry **e, char **why)
+{
+	int r = archive_read_next_header(a, e);
+	if (r == ARCHIVE_EOF)
+		return 0;
+	if (r < ARCHIVE_WARN) {
+		*why = xasprintf("%s is damaged: %s", what, archive_error_string(a));
+		return -1;
+	}
+	if (!archive_entry_pathname(*e)) {
+		*why = xasprintf("%s is damaged: an entry has no name", what);
+		return -1;
+	}
+	return 1;
+}
+
 int snap_add_disk(struct snap_writer *w, const char *dir, const struct snap_stop *stop, char **why)
 {
 	char *root = xstrdup(dir);
@@ -559,17 +577,9 @@ int snap_add_tar(struct snap_writer *w, int fd, const struct snap_stop *stop, ch
 			rc = -1;
 			break;
 		}
-		int r = archive_read_next_header(in, &e);
-		if (r == ARCHIVE_EOF)
-			break;
-		if (r < ARCHIVE_WARN) {
-			*why = xasprintf("the tar stream broke off: %s", archive_error_string(in));
-			rc = -1;
-			break;
-		}
-		if (!archive_entry_pathname(e)) {
-			*why = xstrdup("the tar stream is damaged: an entry has no name");
-			rc = -1;
+		int r = next_entry(in, "the tar stream", &e, why);
+		if (r <= 0) {
+			rc = r;
 			break;
 		}
 		char *rel = relative_name(archive_entry_pathname(e), NULL);
@@ -952,27 +962,22 @@ int snap_read(const char *archive, const char *manifest, const struct snap_visit
 			break;
 		}
 		struct archive_entry *e;
-		int ar = archive_read_next_header(a, &e);
+		char *awhy = NULL;
+		int ar = next_entry(a, archive, &e, &awhy);
 		int mr = mf_next(r, &m, why);
-		if (mr < 0) {
+		if (mr < 0 || ar < 0) {
+			if (mr >= 0)
+				*why = awhy;
+			else
+				free(awhy);
 			rc = -1;
 			break;
 		}
-		if (ar == ARCHIVE_EOF) {
+		if (ar == 0) {
 			if (mr == 1) {
 				*why = xasprintf("the archive ends before '%s', which its manifest lists", m.path);
 				rc = -1;
 			}
-			break;
-		}
-		if (ar < ARCHIVE_WARN) {
-			*why = xasprintf("%s is damaged: %s", archive, archive_error_string(a));
-			rc = -1;
-			break;
-		}
-		if (!archive_entry_pathname(e)) {
-			*why = xasprintf("%s is damaged: an entry has no name", archive);
-			rc = -1;
 			break;
 		}
 		char *rel = relative_name(archive_entry_pathname(e), NULL);
@@ -1080,17 +1085,9 @@ int snap_scan(const char *archive, void (*fn)(void *ctx, const struct mf_entry *
 	int rc = a ? 0 : -1;
 	while (rc == 0) {
 		struct archive_entry *e;
-		int ar = archive_read_next_header(a, &e);
-		if (ar == ARCHIVE_EOF)
-			break;
-		if (ar < ARCHIVE_WARN) {
-			*why = xasprintf("%s is damaged: %s", archive, archive_error_string(a));
-			rc = -1;
-			break;
-		}
-		if (!archive_entry_pathname(e)) {
-			*why = xasprintf("%s is damaged: an entry has no name", archive);
-			rc = -1;
+		int ar = next_entry(a, archive, &e, why);
+		if (ar <= 0) {
+			rc = ar;
 			break;
 		}
 		char *rel = relative_name(archive_entry_pathname(e), NULL);
