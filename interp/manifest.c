@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define MAX_VALUE (1 << 20)
+
 static const char *const type_names[] = {"file", "dir", "symlink", "hardlink", "char", "block", "fifo", "socket"};
 
 const char *mf_type_name(enum mf_type t)
@@ -159,6 +161,10 @@ static int cut_value(struct mf_reader *r, int c, char **why)
 	int depth = 0;
 	bool str = false;
 	for (;;) {
+		/* an entry is a few hundred bytes: a hostile file does not get
+		 * to fill memory with one value */
+		if (r->val.len > MAX_VALUE)
+			return failf(r, why, r->vline, r->vcol, "a value longer than %d bytes", MAX_VALUE);
 		sbuf_addc(&r->val, (char)c);
 		if (str) {
 			if (c == '\\') {
