@@ -1044,6 +1044,7 @@ static int ssh_exec(struct transport *t, const struct exec_req *req, struct exec
 	bool eof[2] = {false, false};
 	bool close_sent = false, closed = false;
 	char *in_error = NULL;
+	unsigned long last_queued = 0;
 	while (!c->lost) {
 		bool progress = false;
 		/* stdin first, so a command waiting for input gets it */
@@ -1178,6 +1179,18 @@ static int ssh_exec(struct transport *t, const struct exec_req *req, struct exec
 			break;
 		if (progress)
 			continue;
+		/* reading one stream reads the socket for both: stdout's data
+		 * may sit in libssh2's queue after stderr's read said EAGAIN.
+		 * The socket then stays quiet — the host waits for the window
+		 * our reading would reopen — so look in the queue, not at the
+		 * socket. */
+		unsigned long queued = 0;
+		libssh2_channel_window_read_ex(r.ch, &queued, NULL);
+		if (queued && queued != last_queued) {
+			last_queued = queued; /* the same bytes twice: nothing to read, wait */
+			continue;
+		}
+		last_queued = 0;
 		long long until = kill_at ? kill_at : give_up;
 		if (deadline && !res->timed_out && !res->interrupted && (!until || deadline < until))
 			until = deadline;
