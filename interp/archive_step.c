@@ -30,6 +30,7 @@
 #include "co.h"
 #include "engine.h"
 #include "glob.h"
+#include "rundir.h"
 #include "sig.h"
 #include "snapshot.h"
 #include "template.h"
@@ -462,22 +463,6 @@ static int archive_remote(struct step_exec *x, struct snap_writer *w, const char
 	return rc;
 }
 
-/* The folders above path (an archive's), made 0700 where missing: what
- * they will hold is a copy of a host's data. */
-static int make_parents(const char *path)
-{
-	char *p = xstrdup(path);
-	int rc = 0;
-	for (char *s = strchr(p + 1, '/'); s && rc == 0; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			rc = -1;
-		*s = '/';
-	}
-	free(p);
-	return rc;
-}
-
 /* Half-written archives of earlier attempts (a crash, a kill) beside to. */
 static void remove_stale(struct step_exec *x, const char *to)
 {
@@ -539,7 +524,13 @@ int run_archive(struct step_exec *x)
 		x->why = xasprintf("%s is a folder: give the archive's file name", to);
 		goto done;
 	}
-	if (make_parents(to) < 0) {
+	/* its folder, made 0700 where missing: it will hold a copy of a
+	 * host's data */
+	char *dir = xstrdup(to);
+	char *slash = strrchr(dir, '/');
+	int made = slash && slash != dir ? (*slash = '\0', mkdir_p(dir, 0700)) : 0;
+	free(dir);
+	if (made < 0) {
 		x->why = xasprintf("cannot create the folder of %s: %s", to, strerror(errno));
 		goto done;
 	}
@@ -772,9 +763,8 @@ static int disk_done(void *ctx, const struct mf_entry *m, char **why)
 /* A pax tar stream for `tar -x` on the host. */
 struct tar_out {
 	struct safety s;
-	struct archive *a;
-	long long at, size;
-	struct stopper *stop;
+	struct snap_out out;     /* the stream's writer */
+	long long size;          /* of the entry being sent */
 	int fd;                  /* the pipe */
 	bool broken;             /* the stream failed: nothing more is sent */
 };
@@ -811,60 +801,28 @@ static int tar_entry(void *ctx, struct archive_entry *ae, const struct mf_entry 
 	archive_entry_set_pathname(ae, o->s.path);
 	if (o->s.hardlink)
 		archive_entry_set_hardlink(ae, o->s.hardlink);
-	if (archive_write_header(o->a, ae) < ARCHIVE_WARN) {
-		*why = xasprintf("cannot send '%s': %s", m->path, archive_error_string(o->a));
+	if (archive_write_header(o->out.a, ae) < ARCHIVE_WARN) {
+		*why = xasprintf("cannot send '%s': %s", m->path, archive_error_string(o->out.a));
 		return -1;
 	}
-	o->at = 0;
+	o->out.at = 0;
 	o->size = m->type == MF_FILE ? m->size : 0;
-	return 0;
-}
-
-static int tar_put(struct tar_out *o, const void *buf, size_t n, char **why)
-{
-	const char *p = buf;
-	while (n) {
-		la_ssize_t k = archive_write_data(o->a, p, n);
-		if (k <= 0) {
-			*why = xasprintf("cannot send the archive: %s", archive_error_string(o->a));
-			return -1;
-		}
-		p += k;
-		n -= (size_t)k;
-		o->at += k;
-	}
-	return 0;
-}
-
-static int tar_fill(struct tar_out *o, long long upto, char **why)
-{
-	static const char zero[65536];
-	for (unsigned i = 1; o->at < upto; i++) {
-		size_t k = upto - o->at > (long long)sizeof(zero) ? sizeof(zero) : (size_t)(upto - o->at);
-		if (tar_put(o, zero, k, why) < 0)
-			return -1;
-		if (!(i & 1023) && (*why = stop_check(o->stop)))
-			return -1;
-	}
 	return 0;
 }
 
 static int tar_data(void *ctx, const void *buf, size_t n, long long off, char **why)
 {
 	struct tar_out *o = ctx;
-	/* holes as zeros: the entry's sparse map makes the writer drop them */
-	if (tar_fill(o, off, why) < 0)
-		return -1;
-	return tar_put(o, buf, n, why);
+	return snap_out_block(&o->out, buf, n, off, why);
 }
 
 static int tar_done(void *ctx, const struct mf_entry *m, char **why)
 {
 	struct tar_out *o = ctx;
-	if (tar_fill(o, o->size, why) < 0)
+	if (snap_out_fill(&o->out, o->size, why) < 0)
 		return -1;
-	if (archive_write_finish_entry(o->a) < ARCHIVE_WARN) {
-		*why = xasprintf("cannot send the archive: %s", archive_error_string(o->a));
+	if (archive_write_finish_entry(o->out.a) < ARCHIVE_WARN) {
+		*why = xasprintf("cannot send the archive: %s", archive_error_string(o->out.a));
 		return -1;
 	}
 	return 0;
@@ -879,24 +837,25 @@ struct extract_pump {
 static int extract_body(struct pump *p)
 {
 	struct extract_pump *ep = p->arg;
-	struct tar_out o = {.s.strip = ep->strip, .stop = &p->stop, .fd = p->fd};
-	o.a = archive_write_new();
-	archive_write_set_format_pax_restricted(o.a);
-	archive_write_set_option(o.a, "pax", "hdrcharset", "BINARY");
-	archive_write_set_bytes_in_last_block(o.a, 1);
+	struct snap_stop stop = {stop_check, &p->stop};
+	struct tar_out o = {.s.strip = ep->strip, .out = {archive_write_new(), 0, &stop}, .fd = p->fd};
+	struct archive *a = o.out.a;
+	archive_write_set_format_pax_restricted(a);
+	archive_write_set_option(a, "pax", "hdrcharset", "BINARY");
+	archive_write_set_bytes_in_last_block(a, 1);
 	int rc = -1;
-	if (archive_write_open2(o.a, &o, NULL, tar_out_write, NULL, NULL) != ARCHIVE_OK) {
-		p->why = xasprintf("cannot start the stream: %s", archive_error_string(o.a));
+	if (archive_write_open2(a, &o, NULL, tar_out_write, NULL, NULL) != ARCHIVE_OK) {
+		p->why = xasprintf("cannot start the stream: %s", archive_error_string(a));
 	} else {
 		struct snap_visit v = {tar_entry, tar_data, tar_done, &o};
-		rc = snap_read(ep->from, NULL, &v, &(struct snap_stop){stop_check, &p->stop}, SNAP_AGAIN, &ep->t, &p->why);
-		if (rc == 0 && archive_write_close(o.a) != ARCHIVE_OK) {
-			p->why = xasprintf("cannot send the archive: %s", archive_error_string(o.a));
+		rc = snap_read(ep->from, NULL, &v, &stop, SNAP_AGAIN, &ep->t, &p->why);
+		if (rc == 0 && archive_write_close(a) != ARCHIVE_OK) {
+			p->why = xasprintf("cannot send the archive: %s", archive_error_string(a));
 			rc = -1;
 		}
 	}
 	o.broken = rc < 0;
-	archive_write_free(o.a);
+	archive_write_free(a);
 	close(p->fd);
 	p->fd = -1;
 	safety_release(&o.s);

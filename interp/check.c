@@ -596,24 +596,20 @@ static void parse_archive(struct loader *L, struct node *v, struct step *s)
 			s->xlevel = (int)lv;
 	}
 	if ((x = node_get(v, "exclude"))) {
-		size_t cap = 0;
-		if (x->kind == NODE_SCALAR && nonempty_text(L, x, "exclude")) {
-			const char *bad = glob_invalid(x->str);
+		/* one pattern, or a list of them */
+		bool one = x->kind == NODE_SCALAR;
+		size_t cap = 0, n = one ? 1 : is_seq(L, x, "exclude") ? x->n : 0;
+		for (size_t i = 0; i < n; i++) {
+			struct node *g = one ? x : x->items[i];
+			if (!nonempty_text(L, g, one ? "exclude" : "an exclude pattern"))
+				continue;
+			const char *bad = glob_invalid(g->str);
 			if (bad)
-				rb_error_at(L->err, x->pos, "'exclude' pattern '%s': %s", x->str, bad);
-			VEC_PUSH(s->xexcl, s->nxexcl, cap, xstrdup(x->str));
-		} else if (is_seq(L, x, "exclude")) {
-			for (size_t i = 0; i < x->n; i++) {
-				struct node *g = x->items[i];
-				if (!nonempty_text(L, g, "an exclude pattern"))
-					continue;
-				const char *bad = glob_invalid(g->str);
-				if (bad)
-					rb_error_at(L->err, g->pos, "'exclude' pattern '%s': %s", g->str, bad);
-				VEC_PUSH(s->xexcl, s->nxexcl, cap, xstrdup(g->str));
-			}
+				rb_error_at(L->err, g->pos, "'exclude' pattern '%s': %s", g->str, bad);
+			VEC_PUSH(s->xexcl, s->nxexcl, cap, xstrdup(g->str));
 		}
 	}
+
 	/* what later steps read: archive.entries, archive.bytes, archive.sha256 */
 	static const char *const caps[] = {"archive.entries", "archive.bytes", "archive.sha256"};
 	s->caps = xcalloc(ARRAY_LEN(caps), sizeof(*s->caps));

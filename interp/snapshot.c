@@ -168,6 +168,18 @@ static void describe(struct archive_entry *e, const char *rel, const char *link,
 	m->sparse = m->type == MF_FILE && archive_entry_sparse_count(e) > 0;
 }
 
+/* An entry read from an archive, as its manifest describes it: its name
+ * and its hard link's spelled as the manifest spells them. */
+static void describe_read(struct archive_entry *e, struct mf_entry *m)
+{
+	char *rel = relative_name(archive_entry_pathname(e), NULL);
+	const char *link = archive_entry_hardlink(e) ? archive_entry_hardlink(e) : archive_entry_symlink(e);
+	char *hl = archive_entry_hardlink(e) ? relative_name(link, NULL) : NULL;
+	describe(e, rel, hl ? hl : link, m);
+	free(hl);
+	free(rel);
+}
+
 static const char zeros[65536];
 
 /* Hashes n zero bytes (a hole: it may be terabytes).  0, or -1 when
@@ -374,48 +386,40 @@ static int read_content(struct archive *a, const char *archive, const struct mf_
 			int (*data)(void *ctx, const void *buf, size_t n, long long off, char **why), void *ctx,
 			const struct snap_stop *stop, char hex[65], char **why);
 
-/* Content on its way into the archive: holes become zeros (which a pax
- * archive with the entry's sparse map drops again). */
-struct putter {
-	struct snap_writer *w;
-	long long at;
-	const struct snap_stop *stop;
-};
-
-static int put_bytes(struct putter *p, const void *buf, size_t n, char **why)
+int snap_out_bytes(struct snap_out *o, const void *buf, size_t n, char **why)
 {
 	const char *c = buf;
 	while (n) {
-		la_ssize_t k = archive_write_data(p->w->a, c, n);
+		la_ssize_t k = archive_write_data(o->a, c, n);
 		if (k <= 0) {
-			*why = xasprintf("cannot write the archive: %s", archive_error_string(p->w->a));
+			*why = xasprintf("cannot write the archive: %s", archive_error_string(o->a));
 			return -1;
 		}
 		c += k;
 		n -= (size_t)k;
-		p->at += k;
+		o->at += k;
 	}
 	return 0;
 }
 
-static int put_zeros_to(struct putter *p, long long upto, char **why)
+int snap_out_fill(struct snap_out *o, long long upto, char **why)
 {
-	for (unsigned i = 1; p->at < upto; i++) {
-		size_t k = upto - p->at > (long long)sizeof(zeros) ? sizeof(zeros) : (size_t)(upto - p->at);
-		if (put_bytes(p, zeros, k, why) < 0)
+	for (unsigned i = 1; o->at < upto; i++) {
+		size_t k = upto - o->at > (long long)sizeof(zeros) ? sizeof(zeros) : (size_t)(upto - o->at);
+		if (snap_out_bytes(o, zeros, k, why) < 0)
 			return -1;
-		if (!(i & 1023) && (*why = stopped(p->stop)))
+		if (!(i & 1023) && (*why = stopped(o->stop)))
 			return -1;
 	}
 	return 0;
 }
 
-static int put_block(void *ctx, const void *buf, size_t n, long long off, char **why)
+int snap_out_block(void *ctx, const void *buf, size_t n, long long off, char **why)
 {
-	struct putter *p = ctx;
-	if (put_zeros_to(p, off, why) < 0)
+	struct snap_out *o = ctx;
+	if (snap_out_fill(o, off, why) < 0)
 		return -1;
-	return put_bytes(p, buf, n, why);
+	return snap_out_bytes(o, buf, n, why);
 }
 
 /* One entry of the source `in`, already renamed: its header, its content
@@ -453,8 +457,9 @@ static int put_entry(struct snap_writer *w, struct archive *in, struct archive_e
 	const char *link = type == MF_HARDLINK ? archive_entry_hardlink(e) : type == MF_SYMLINK ? archive_entry_symlink(e) : NULL;
 	describe(e, rel, link, &m);
 	if (type == MF_FILE) {
-		struct putter p = {w, 0, stop};
-		int rc = read_content(in, w->sp.source ? w->sp.source : "the folder", &m, put_block, &p, stop, m.sha256, why);
+		struct snap_out p = {w->a, 0, stop};
+		int rc = read_content(in, w->sp.source ? w->sp.source : "the folder", &m, snap_out_block, &p, stop, m.sha256,
+				      why);
 		/* a short file with no holes in its map shrank as it was read:
 		 * zeros would stand for data that was there (as tar, refuse) */
 		if (rc == 0 && p.at < m.size && !archive_entry_sparse_count(e)) {
@@ -462,7 +467,7 @@ static int put_entry(struct snap_writer *w, struct archive *in, struct archive_e
 					 "it, or exclude it", rel, p.at, m.size);
 			rc = -1;
 		}
-		if (rc < 0 || put_zeros_to(&p, m.size, why) < 0) {
+		if (rc < 0 || snap_out_fill(&p, m.size, why) < 0) {
 			mf_entry_release(&m);
 			return -1;
 		}
@@ -980,18 +985,12 @@ int snap_read(const char *archive, const char *manifest, const struct snap_visit
 			}
 			break;
 		}
-		char *rel = relative_name(archive_entry_pathname(e), NULL);
+		describe_read(e, &got);
 		if (mr == 0) {
-			*why = xasprintf("the archive holds '%s', which its manifest does not list", rel);
-			free(rel);
+			*why = xasprintf("the archive holds '%s', which its manifest does not list", got.path);
 			rc = -1;
 			break;
 		}
-		const char *link = archive_entry_hardlink(e) ? archive_entry_hardlink(e) : archive_entry_symlink(e);
-		char *hl = archive_entry_hardlink(e) ? relative_name(link, NULL) : NULL;
-		describe(e, rel, hl ? hl : link, &got);
-		free(hl);
-		free(rel);
 		if ((*why = differs(&m, &got, tar))) {
 			rc = -1;
 			break;
@@ -1090,13 +1089,8 @@ int snap_scan(const char *archive, void (*fn)(void *ctx, const struct mf_entry *
 			rc = ar;
 			break;
 		}
-		char *rel = relative_name(archive_entry_pathname(e), NULL);
-		const char *link = archive_entry_hardlink(e) ? archive_entry_hardlink(e) : archive_entry_symlink(e);
-		char *hl = archive_entry_hardlink(e) ? relative_name(link, NULL) : NULL;
 		struct mf_entry m;
-		describe(e, rel, hl ? hl : link, &m);
-		free(hl);
-		free(rel);
+		describe_read(e, &m);
 		if (m.type == MF_FILE) {
 			if (read_content(a, archive, &m, NULL, NULL, stop, m.sha256, why) < 0)
 				rc = -1;

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 
+struct archive;
 struct archive_entry;
 
 enum snap_format { SNAP_TAR_ZST, SNAP_TAR_GZ, SNAP_TAR, SNAP_ZIP };
@@ -67,6 +68,20 @@ int snap_writer_finish(struct snap_writer *w, const struct snap_stop *stop, stru
 void snap_writer_free(struct snap_writer *w);
 /* What was left out or kept as a special file, one line each (bounded). */
 const char *snap_writer_notes(struct snap_writer *w);
+
+/* Entry content written through libarchive as it is read: holes (the gaps
+ * between blocks) become zeros, which a pax writer with the entry's
+ * sparse map drops again.  at: the bytes of the entry written so far. */
+struct snap_out {
+	struct archive *a;
+	long long at;
+	const struct snap_stop *stop;
+};
+int snap_out_bytes(struct snap_out *o, const void *buf, size_t n, char **why);
+/* Zeros up to offset upto. */
+int snap_out_fill(struct snap_out *o, long long upto, char **why);
+/* A snap_visit.data callback (ctx: a struct snap_out). */
+int snap_out_block(void *ctx, const void *buf, size_t n, long long off, char **why);
 
 /* --- reading ----------------------------------------------------------------- */
 
