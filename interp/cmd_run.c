@@ -463,6 +463,8 @@ int cmd_run(struct opts *o)
 	free(runs);
 	remote_mirror_start(&S.remote, run_dir, &S.jn);
 	eo.jn = &S.jn;
+	eo.reconnected = remote_reconnected;
+	eo.reconnected_ctx = &S.remote;
 	code = engine_run(plan, &eo);
 out:
 	session_end(&S, &err);
@@ -696,7 +698,7 @@ static int unsettled(const struct run_state *rs, struct plan *p, bool rolling_ba
 			break;
 		for (size_t i = 0; i < counts[l]; i++) {
 			const struct pstep *ps = &lists[l][i];
-			if (ps->st->kind->action != ACT_RUN || ps->st->check)
+			if (ps->st->kind->action != ACT_RUN || ps->st->check || step_runs_again_safely(ps->st))
 				continue;
 			for (size_t h = 0; h < ps->nhosts; h++) {
 				const struct step_state *s = run_state_step(rs, ps->id, ps->hosts[h]->name);
@@ -930,6 +932,8 @@ static int continue_run(struct opts *o, bool rollback)
 	}
 	remote_mirror_start(&S.remote, ri.dir, &S.jn);
 	eo.jn = &S.jn;
+	eo.reconnected = remote_reconnected;
+	eo.reconnected_ctx = &S.remote;
 	eo.prior = rs;
 	eo.rollback = rollback;
 	code = engine_run(plan, &eo);

@@ -635,6 +635,31 @@ static int wait_orphan(struct step_exec *x, const struct step_state *was)
 	return 0;
 }
 
+/* A host whose connection was lost after its last command ended (it
+ * rebooted) is connected again before the next attempt runs anything on
+ * it.  0, or -1 with x->why: a failed attempt, retried like any other
+ * (`retry` is how a step waits for a host to come back); when it was the
+ * last one the step stops as interrupted by the lost connection. */
+static int reconnect(struct step_exec *x, bool last)
+{
+	struct host *h = x->host;
+	if (h->local || !h->tr || !ssh_lost(h->tr))
+		return 0;
+	char *why = NULL;
+	if (ssh_reconnect(h->tr, &why) == 0) {
+		ui_note(x->depth, "ssh", "connected to %s again", h->name);
+		stepio_log(x, "# connected to %s again\n", h->name);
+		if (x->eng->opt.reconnected)
+			x->eng->opt.reconnected(x->eng->opt.reconnected_ctx, h);
+		return 0;
+	}
+	x->why = xasprintf("lost the connection to host '%s', and connecting again failed: %s", h->name, why);
+	free(why);
+	if (last)
+		x->interrupted = x->lost = true;
+	return -1;
+}
+
 enum settle { SETTLE_RUN, SETTLE_DONE, SETTLE_STOP };
 
 /* An interrupted command step: did it take effect?  Its check decides;
@@ -650,9 +675,10 @@ static enum settle settle(struct step_exec *x, const struct step_state *was, con
 		return SETTLE_STOP;
 	}
 	x->attempt = was->attempts > 0 ? was->attempts : 1;
-	if (!st->check && st->kind->rerun) {
-		ui_note(x->depth, "settled", "[%d/%d] %s was interrupted: running it again (a %s can safely run twice)",
-			x->number, x->total, title, st->kind->key);
+	if (!st->check && step_runs_again_safely(st)) {
+		ui_note(x->depth, "settled", "[%d/%d] %s was interrupted: running it again (%s%s can safely run twice)",
+			x->number, x->total, title, st->kind->rerun ? "a " : "it only reads: it",
+			st->kind->rerun ? st->kind->key : "");
 		return SETTLE_RUN;
 	}
 	if (st->check) {
@@ -844,8 +870,13 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, struct host *h, 
 			ok = -1;
 			break;
 		}
-		ok = st->kind->run(&x);
-		if (ok == 0 || x.interrupted || x.paused || E->jfail || x.attempt == st->attempts)
+		bool last = x.attempt == st->attempts;
+		ok = reconnect(&x, last) == 0 ? st->kind->run(&x) : -1;
+		/* a step that only reads may run again whatever became of the
+		 * attempt whose connection was lost */
+		if (ok != 0 && x.lost && st->probe && !last && !sig_interrupted())
+			x.interrupted = x.lost = false;
+		if (ok == 0 || x.interrupted || x.paused || E->jfail || last)
 			break;
 		char d[32];
 		format_duration(d, sizeof(d), delay);

@@ -31,6 +31,10 @@ struct engine_opts {
 	 * probe's outcome on each host (why NULL when it passed) */
 	void (*seen)(void *ctx, const struct pstep *ps, const struct host *h, const char *status, const char *why);
 	void *seen_ctx;
+	/* told when an SSH host's lost connection was made again (its lock
+	 * and journal mirror are then restored: remote_reconnected) */
+	void (*reconnected)(void *ctx, struct host *h);
+	void *reconnected_ctx;
 };
 
 /* An undo being run: what it compensates, on which host, and the values

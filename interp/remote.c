@@ -251,7 +251,7 @@ int remote_lock(struct remote *R, struct plan *p, const struct lock_holder *me, 
 				sig_drain();
 		}
 	}
-	free(mine);
+	R->holder = mine;
 	free(v);
 	if (rc < 0) {
 		for (size_t i = 0; i < R->n; i++)
@@ -417,6 +417,8 @@ void remote_mirror_start(struct remote *R, const char *run_dir, struct journal *
 {
 	if (!R->n)
 		return;
+	free(R->run_dir);
+	R->run_dir = xstrdup(run_dir);
 	for (size_t i = 0; i < R->n; i++) {
 		char *why = NULL;
 		if (R->v[i].locked && mirror_host(&R->v[i], run_dir, R->run_id, &why) < 0)
@@ -425,6 +427,52 @@ void remote_mirror_start(struct remote *R, const char *run_dir, struct journal *
 	}
 	jn->mirror = mirror_record;
 	jn->mirror_ctx = R;
+}
+
+void remote_reconnected(void *ctx, struct host *h)
+{
+	struct remote *R = ctx;
+	for (size_t i = 0; i < R->n; i++) {
+		struct remote_host *rh = &R->v[i];
+		if (rh->h != h || !rh->locked)
+			continue;
+		char *who = NULL, *note = NULL, *why = NULL;
+		/* the lock folder survives a reboot in /var/tmp, not in /tmp */
+		struct lock_holder me = {0};
+		enum take t = TAKE_ERROR;
+		char *perr = NULL;
+		struct jv *v = json_parse(R->holder, strlen(R->holder), &perr);
+		free(perr);
+		me.run = v ? jv_str(v, "run") : NULL;
+		me.machine = v ? jv_str(v, "machine") : NULL;
+		me.pid = v ? jv_int(v, "pid", 0) : 0;
+		if (me.run && me.machine)
+			t = take_one(h, &me, R->holder, &who, &note, &why);
+		jv_free(v);
+		if (t == TAKE_HELD)
+			ui_error("warning: host '%s' came back locked by %s: this run goes on, but check who else "
+				 "works on it",
+				 h->name, who);
+		else if (t == TAKE_ERROR)
+			ui_error("warning: cannot take the lock on host '%s' again: %s", h->name,
+				 why ? why : "its holder is unreadable");
+		free(who);
+		free(note);
+		free(why);
+		why = NULL;
+		ssh_append_close(rh->jf);
+		rh->jf = NULL;
+		if (!R->run_dir)
+			continue;
+		if (mirror_host(rh, R->run_dir, R->run_id, &why) < 0) {
+			rh->broken = false;
+			mirror_broken(rh, why ? why : "cannot write it");
+		} else if (rh->broken) {
+			rh->broken = false;
+			ui_error("note: the journal mirror on host '%s' is up to date again", h->name);
+		}
+		free(why);
+	}
 }
 
 void remote_release(struct remote *R)
@@ -436,6 +484,8 @@ void remote_release(struct remote *R)
 	}
 	free(R->v);
 	free(R->run_id);
+	free(R->holder);
+	free(R->run_dir);
 	free(R->q);
 	memset(R, 0, sizeof(*R));
 }

@@ -36,6 +36,8 @@ struct remote {
 	struct remote_host *v;
 	size_t n;
 	char *run_id;
+	char *holder;            /* our lock's holder.json */
+	char *run_dir;           /* the local run folder the mirror copies */
 	char **q;                /* records not yet sent (see mirror_record) */
 	size_t nq, qcap;
 	size_t qbase, nsent;     /* records before q[0]; records sent */
@@ -57,6 +59,12 @@ int remote_lock(struct remote *R, struct plan *p, const struct lock_holder *me, 
 /* Copies the run folder's runbook, modules, params and journal to every
  * locked host, then follows jn (jn->mirror).  Failures are warnings. */
 void remote_mirror_start(struct remote *R, const char *run_dir, struct journal *jn);
+
+/* After h's lost connection was made again (ssh_reconnect): its lock is
+ * checked and taken again (a lock of this run is ours), and its mirror
+ * brought up to date from the local run folder.  Failures are warnings,
+ * as at the start.  ctx is the struct remote (an engine_opts callback). */
+void remote_reconnected(void *ctx, struct host *h);
 
 /* Unlocks, closes the mirrors, frees R (connections stay open: they
  * belong to the plan's hosts). */

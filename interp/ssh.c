@@ -54,6 +54,8 @@ struct conn {
 	LIBSSH2_SFTP *sftp;
 	bool sftp_dead;       /* its channel ended: started afresh when needed */
 	char *where;          /* user@address:port */
+	unsigned gen;         /* bumped by each reconnect: handles of an older
+			       * session (ssh_file) are stale */
 	bool lost;
 	char *lost_why;
 	enum login_shell { SHELL_OTHER, SHELL_POSIX, SHELL_SH } shell;
@@ -749,6 +751,60 @@ static int ssh_open(struct transport *t, struct rb_error *err)
 		return -1;
 	}
 	t->impl = c;
+	return 0;
+}
+
+int ssh_reconnect(struct transport *t, char **why)
+{
+	struct conn *c = conn_of(t);
+	if (c && !c->lost)
+		return 0;
+	struct rb_error err = {0};
+	if (!c) {
+		if (ssh_open(t, &err) == 0)
+			return 0;
+		*why = xstrdup(err.n ? err.msgs[0] : "cannot connect");
+		rb_error_release(&err);
+		return -1;
+	}
+	/* a connection of its own first: the lost one stays as it was until
+	 * the new one is known good (host key checked, user authenticated) */
+	struct conn *n = conn_start(t->host, why);
+	if (!n)
+		return -1;
+	if (verify_host(n, &err) < 0 || authenticate(n, &err) < 0) {
+		*why = xstrdup(err.n ? err.msgs[0] : "cannot authenticate");
+		rb_error_release(&err);
+		conn_free(n);
+		return -1;
+	}
+	probe_shell(n);
+	if (n->lost) {
+		*why = xstrdup(n->lost_why);
+		conn_free(n);
+		return -1;
+	}
+	/* the new session takes the place of the lost one in the same
+	 * struct conn, which the host's transport and the run's mirror point
+	 * to; the lost session is freed with its channels (ssh_file knows its
+	 * handle is stale by the generation) */
+	if (c->sftp)
+		libssh2_sftp_shutdown(c->sftp);
+	libssh2_session_free(c->s);
+	close(c->sock);
+	free(c->lost_why);
+	c->sock = n->sock;
+	c->s = n->s;
+	c->sftp = NULL;
+	c->sftp_dead = false;
+	c->lost = false;
+	c->lost_why = NULL;
+	c->shell = n->shell;
+	c->busy_set = false;
+	c->nwaiters = 0;
+	c->gen++;
+	free(n->where);
+	free(n);
 	return 0;
 }
 
@@ -1654,6 +1710,7 @@ int ssh_chmod(struct transport *t, const char *path, int mode, char **why)
  * flight is noticed at the next step, which cannot run either. */
 struct ssh_file {
 	struct conn *c;
+	unsigned gen;        /* the session its channel belongs to */
 	LIBSSH2_CHANNEL *ch;
 	char *path;
 };
@@ -1681,6 +1738,7 @@ struct ssh_file *ssh_append_open(struct transport *t, const char *path, int mode
 	}
 	struct ssh_file *f = xcalloc(1, sizeof(*f));
 	f->c = c;
+	f->gen = c->gen;
 	f->ch = ch;
 	f->path = xstrdup(path);
 	return f;
@@ -1689,6 +1747,10 @@ struct ssh_file *ssh_append_open(struct transport *t, const char *path, int mode
 int ssh_append(struct ssh_file *f, const char *buf, size_t n, char **why)
 {
 	struct conn *c = f->c;
+	if (f->gen != c->gen) {
+		*why = xasprintf("the connection to %s was lost and made again", c->where);
+		return -1;
+	}
 	long long deadline = now_ms() + 30000;
 	while (n) {
 		ssize_t w;
@@ -1709,6 +1771,12 @@ void ssh_append_close(struct ssh_file *f)
 	if (!f)
 		return;
 	struct conn *c = f->c;
+	if (f->gen != c->gen) {
+		/* its channel went with the lost session */
+		free(f->path);
+		free(f);
+		return;
+	}
 	if (!c->lost) {
 		int rc;
 		long long deadline = now_ms() + 10000;

@@ -106,5 +106,10 @@ int ssh_capture(struct transport *t, const char *cmd, char **out, int *rc, char 
 
 /* Is the connection known to be lost? */
 bool ssh_lost(const struct transport *t);
+/* A lost connection made again (a host back from a reboot): the host key
+ * is checked and the user authenticated as at the start; the transport
+ * keeps its identity.  Open handles of the lost session (ssh_file) fail
+ * from then on.  0 (also when nothing was lost), or -1 with *why. */
+int ssh_reconnect(struct transport *t, char **why);
 
 #endif

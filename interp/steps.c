@@ -271,6 +271,11 @@ bool step_only_reads(const struct step *st)
 	return st->probe || st->kind->readonly;
 }
 
+bool step_runs_again_safely(const struct step *st)
+{
+	return st->kind->rerun || step_only_reads(st);
+}
+
 bool step_can_stop_run(const struct step *st)
 {
 	return st->kind->action != ACT_NOTE && !st->allow_failure;

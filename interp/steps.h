@@ -60,6 +60,9 @@ bool step_is_header(const struct step *st);
 /* Does the step leave the host as it found it (probe: true, or a kind
  * that only reads, like archive)?  Then it needs no undo. */
 bool step_only_reads(const struct step *st);
+/* An interrupted attempt of it can be run again without asking: it only
+ * reads (probe), or its kind is idempotent (archive, transfers). */
+bool step_runs_again_safely(const struct step *st);
 
 /* Can a failure of this step stop the run (and so start a rollback)?  A
  * note cannot fail, and an allow_failure step's failure is let through. */

@@ -37,6 +37,13 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 fi
 if [ "$what" = test ]; then
 	have_pymods || need="$need python3-yaml python3-jsonschema"
+	# the stdlib and the shipped runbooks are tested against real git,
+	# curl, rsync, openssl, Redis servers and PostgreSQL clusters the tests
+	# start on loopback
+	for c in git curl rsync openssl unzip; do have_cmd $c || need="$need $c"; done
+	have_cmd redis-server || need="$need redis-server"
+	have_cmd redis-cli || need="$need redis-tools"
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 fi
 if [ "$what" = bench ]; then
 	have_cmd hyperfine || need="$need hyperfine"

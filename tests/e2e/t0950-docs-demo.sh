@@ -60,12 +60,18 @@ for doc in runbooks/README.md stdlib/README.md; do
 		[ "$(basename "$f")" = inventory.yml ] && continue
 		# the stdlib examples work on a scratch app, not /tmp/runbook-example
 		sed -i "s|/tmp/runbook-example|$ex|" "$f"
-		args=$(sed -n '1s/^# runbook run [^ ]*//p' "$f")
+		# "# runbook run FILE ARGS" runs it; "# runbook plan FILE ARGS"
+		# (the examples that drive services, containers and databases)
+		# loads, checks and previews it without running anything
+		verb=$(sed -n '1s/^# runbook \(run\|plan\) .*/\1/p' "$f")
+		args=$(sed -n '1s/^# runbook [a-z]* [^ ]*//p' "$f")
 		# shellcheck disable=SC2086
-		(cd "$d" && PATH="$T/shim:$PATH" RUNBOOK_PATH="$TOP/stdlib" \
-			"$RUNBOOK" run "$f" --yes $args >"$out" 2>"$err" </dev/null)
+		# a module the page defines wins over the stdlib's of that name
+		(cd "$d" && PATH="$T/shim:$PATH" RUNBOOK_PATH="$d/modules:$TOP/stdlib" \
+			"$RUNBOOK" ${verb:-run} "$f" $([ "${verb:-run}" = run ] && echo --yes) $args \
+			>"$out" 2>"$err" </dev/null)
 		rc=$?
-		expect_rc 0 "$doc: example $(basename "$f" .yml) runs"
+		expect_rc 0 "$doc: example $(basename "$f" .yml) ${verb:-run}s"
 	done
 done
 rm -f /tmp/runbook-doc-history.log
