@@ -315,6 +315,10 @@ void parse_params(struct node *map, struct param_def **out, size_t *n, struct rb
 			if ((x = node_get(v, "secret")))
 				parse_bool(L, x, "secret", &p.secret);
 			if ((x = node_get(v, "default")) && is_scalar(L, x, "default")) {
+				if (strstr(x->str, "{{"))
+					rb_error_at(L->err, x->pos, "the default of param '%s' is a plain value, not a "
+								    "template: derive the value in vars",
+						    k->str);
 				p.def = xstrdup(x->str);
 				p.has_default = true;
 			}
@@ -1004,8 +1008,15 @@ static void parse_step(struct loader *L, struct node *n, struct step *s, enum st
 		s->id = xstrdup(x->str);
 		s->id_given = true;
 	}
-	if ((x = node_get(n, "name")) && (allowed & MOD_NAME) && nonempty_text(L, x, "name"))
+	if ((x = node_get(n, "name")) && (allowed & MOD_NAME) && nonempty_text(L, x, "name")) {
+		/* a name is shown before the values it could read exist (the
+		 * summary, plan rows): shown as written, so a template in it
+		 * would be printed braces and all */
+		if (strstr(x->str, "{{"))
+			rb_error_at(L->err, x->pos, "a step's name is shown as written, not a template: move "
+						    "'{{ ... }}' into a note or the command");
 		s->name = xstrdup(x->str);
+	}
 	if ((x = node_get(n, "on")) && (allowed & MOD_ON) && nonempty_text(L, x, "on")) {
 		s->on = xstrdup(x->str);
 		s->on_pos = x->pos;
