@@ -633,6 +633,21 @@ static int resume_params(const struct opts *o, const struct run_state *rs, const
 			VEC_PUSH(*own, *nown, ocap, v);
 			given = v;
 		}
+		if (!given && source && !strcmp(source, "env")) {
+			/* read again from the environment by plan_resolve: an empty
+			 * secret would reach the undos unnoticed */
+			for (size_t d = 0; d < rb->nparams; d++) {
+				const struct param_def *def = &rb->params[d];
+				if (strcmp(def->name, name) || !def->env || getenv(def->env))
+					continue;
+				rb_error_add(err, "secret param '%s' came from $%s when the run started, and %s is not "
+						  "set now: set it again, or give it (runbook %s %s -p %s=...)",
+					     name, def->env, def->env, o->nargs && !strcmp(o->args[0], "rollback") ? "rollback" : "resume", rs->run_id,
+					     name);
+				in->np = np;
+				return -1;
+			}
+		}
 		if (given) {
 			VEC_PUSH(in->pnames, np, cap, name);
 			np--;

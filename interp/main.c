@@ -39,7 +39,7 @@ static const char usage[] =
 	"  resume --from-target HOST [RUN] [--inventory F]\n"
 	"                      continue a run from the journal mirror on an SSH\n"
 	"                      host, when the machine that ran it is gone\n"
-	"  rollback RUN [--yes] [--rerun-interrupted]\n"
+	"  rollback RUN [--yes] [--rerun-interrupted] [-p secret=v]\n"
 	"                      undo what RUN completed, newest first (asks first\n"
 	"                      unless --yes)\n"
 	"  status [RUN] [--all] [--format text|json]\n"

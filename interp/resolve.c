@@ -377,6 +377,7 @@ static void resolve_params(struct resolver *R, const struct run_input *in)
 			pv->source = "default";
 		}
 		if (!v) {
+			pv->source = "not given";
 			if (d->required) {
 				if (d->env)
 					rb_error_at(R->err, d->pos, "param '%s' is required: give -p %s=VALUE or set %s%s%s",

@@ -136,3 +136,30 @@ rb run "$rbk" -p pw="$SECRET"
 expect_rc 0 "a very long line holding the secret"
 check "no part of the secret shows on stdout" sh -c '! grep -q "Sup3r-\|S3cret-xyz" "$1"' _ "$out"
 check "no part of the secret is in the log" sh -c '! grep -rq "Sup3r-\|S3cret-xyz" "$1"/runs/secret4-*/logs' _ "$RUNBOOK_STATE_DIR"
+
+# a secret read from the environment must be there again for a rollback
+# or a resume: an empty one would reach the undos unnoticed
+rbk=$(file secret5.yml <<'EOF2'
+runbook: secret5
+params:
+  pw: { secret: true, env: RB_T_PW }
+  opt: { env: RB_T_UNSET }
+steps:
+  - id: s
+    run: echo changed
+    check: "true"
+    env: { PW: "{{ pw }}" }
+    undo: 'test -n "$PW" && echo "undo got the password"'
+EOF2
+)
+rb plan "$rbk"
+out_has "opt = (unset)  (not given)"
+RB_T_PW="$SECRET" rb run "$rbk"
+expect_rc 0 "a run with a secret from the environment"
+rid=$(run_id)
+rb rollback "$rid" --yes
+expect_rc 2 "rollback without the variable the secret came from is refused"
+err_has "came from \$RB_T_PW when the run started, and RB_T_PW is not set now"
+RB_T_PW="$SECRET" rb rollback "$rid" --yes
+expect_rc 0 "rollback with the variable set again"
+out_has "undo got the password"
