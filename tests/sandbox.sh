@@ -78,7 +78,7 @@ run_until_hang() {
 	# it, or resume would (rightly) wait for it
 	_pid=$(cat "$SHIM_STATE/hanging" 2>/dev/null)
 	_pg=$(ps -o pgid= -p "${_pid:-0}" 2>/dev/null | tr -d ' ')
-	[ -n "$_pg" ] && kill -9 -- "-$_pg" 2>/dev/null
+	[ -n "$_pg" ] && kill -9 "-$_pg" 2>/dev/null  # dash: no "--" before a negative pid
 	_i=0
 	while [ -n "$_pg" ] && ! group_gone "$_pg" && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
 	rm -f "$SHIM_STATE/hanging"
