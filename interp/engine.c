@@ -222,12 +222,23 @@ char *step_title(struct plan *p, const struct pstep *ps)
 		return xstrdup("note");
 	if (st->kind->action == ACT_TRANSFER)
 		return transfer_describe(st, NULL, NULL);
-	/* the command's first line, shortened */
-	const char *src = st->text ? st->text->src : st->id;
+	/* the command's first line, shortened, with the values it reads
+	 * when they are known (secrets masked) */
+	char *shown = NULL;
+	if (st->text) {
+		struct lookup lk = {.plan = p, .scope = ps->scope};
+		struct sbuf sb = {0};
+		const char *bad;
+		if (tmpl_render(st->text, plan_lookup, &lk, RENDER_MASK, &sb, &bad) == 0)
+			shown = sbuf_detach(&sb);
+		sbuf_release(&sb);
+		lookup_release(&lk);
+	}
+	const char *src = shown ? shown : st->text ? st->text->src : st->id;
 	size_t n = strcspn(src, "\n");
-	if (n > 60)
-		return xasprintf("%.57s...", src);
-	return xstrndup(src, n);
+	char *title = n > 60 ? xasprintf("%.57s...", src) : xstrndup(src, n);
+	free(shown);
+	return title;
 }
 
 static void add_rows(struct engine *E, struct pstep *v, size_t n)

@@ -1,25 +1,33 @@
 #!/bin/sh
-# tests/demo/run.sh — what `make demo` runs.
+# tests/demo/run.sh — what `make demo` runs: the Pryv.io upgrade of
+# runbooks/pryv-upgrade.yml (the seed procedure "Mise à jour plateforme
+# pryv.addmin.com") on a sandbox that plays the Pryv.io server, the whole
+# story of a maintenance window in one command:
 #
-# Builds a throw-away sandbox with a toy service (release 1.0, a `current`
-# symlink, start/stop/status/health scripts), starts it, upgrades it to 2.0
-# with the demo-upgrade runbook, shows the result, then stops the service
-# and removes the sandbox.  KEEP=1 keeps the sandbox (and the run's logs)
-# for a look around; the toy service is stopped either way.
-# Exits with the runbook's exit code.
+#   1. the day before: `runbook plan --check` previews the run, reading
+#      the server (nothing changes);
+#   2. the window: the new core never gets healthy — the run fails and
+#      rolls back, newest first, to the running 1.5 ("in case of failure");
+#   3. the fix: the run again, which upgrades to 1.6.
+#
+# The sandbox is tests/sandbox/pryv.sh's: /var/pryv -> /var/pryv1.5 and
+# the release 1.6 unpacked beside it, under a temporary folder, with the
+# commands a test machine cannot have (docker, docker-compose, mongodump,
+# mongorestore) replaced by the shims of tests/shims, which keep the
+# containers' and the database's state in the sandbox.  The runbook is the
+# real one; only the inventory (tests/sandbox/pryv.yml) points it there.
+# KEEP=1 keeps the sandbox and the runs' logs.  Exits with the last run's
+# exit code.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
+TOP=$(pwd)
 RUNBOOK=${RUNBOOK:-build/runbook}
+case $RUNBOOK in /*) ;; *) RUNBOOK=$TOP/$RUNBOOK ;; esac
 [ -x "$RUNBOOK" ] || { echo "demo: $RUNBOOK is missing: run 'make' first" >&2; exit 2; }
 
-sandbox=$(mktemp -d "${TMPDIR:-/tmp}/runbook-demo.XXXXXX") || exit 2
+SB=$(mktemp -d "${TMPDIR:-/tmp}/runbook-demo.XXXXXX") || exit 2
 cleanup() {
-	"$sandbox/bin/stop" >/dev/null 2>&1
-	if [ "${KEEP:-0}" = 1 ]; then
-		echo "demo: kept $sandbox (stop the service with $sandbox/bin/stop if you start it again)"
-	else
-		rm -rf "$sandbox"
-	fi
+	if [ "${KEEP:-0}" = 1 ]; then echo "demo: kept $SB"; else rm -rf "$SB"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -30,124 +38,48 @@ else
 	say() { printf '\n### %s\n' "$*"; }
 fi
 
-# --- the toy service ------------------------------------------------------
-mkdir -p "$sandbox/releases/1.0" "$sandbox/bin" "$sandbox/run" "$sandbox/logs"
+sh tests/sandbox/pryv.sh "$SB" || { echo "demo: the sandbox could not be built" >&2; exit 2; }
+INV=$SB/inventory.yml
+sed -e "s|@SB@|$SB|g" -e "s|@TOP@|$TOP|g" tests/sandbox/pryv.yml >"$INV"
+export SHIM_STATE="$SB/shim"
+docker() { PATH="$TOP/tests/shims:$PATH" command docker "$@"; }
+state() {
+	echo "/var/pryv -> $(readlink "$SB/var/pryv" | sed "s|^$SB||")"
+	docker ps --format '{{.Names}} {{.Status}}' | sed 's/^/  container /'
+	for c in "$SB"/var/pryv/pryv/mongodb/data/pryv-node/*.json; do
+		echo "  pryv-node.$(basename "$c" .json): $(wc -l <"$c") documents"
+	done
+}
+rb() {
+	echo "\$ runbook $*"
+	"$RUNBOOK" --state-dir "$SB/state" "$@" --inventory "$INV" -p to=1.6 -p date=2021-06-02
+}
 
-# The "server": announces its version and pid, reads its config, becomes
-# ready after a moment (so the runbook has to wait), runs until TERM.
-cat >"$sandbox/releases/1.0/server.sh" <<'EOF'
-#!/bin/sh
-root=$1
-here=$(cd -P "$(dirname "$0")" && pwd -P)
-version=$(cat "$here/VERSION")
-log() { echo "$(date +%T) [$version] $*"; }
-echo $$ >"$root/run/server.pid"
-echo "$version" >"$root/run/version"
-trap 'rm -f "$root/run/server.pid" "$root/run/ready"; log "stopping"; exit 0' TERM INT
-log "starting, pid $$"
-workers=$(sed -n 's/^workers=//p' "$here/config")
-if [ -n "$workers" ] && [ "${version%%.*}" -ge 2 ]; then
-	log "WARN config key 'workers' is deprecated, use 'threads'"
-fi
-sleep 1
-touch "$root/run/ready"
-log "ready, $workers workers"
-while :; do sleep 1 & wait $!; done
-EOF
-echo 1.0 >"$sandbox/releases/1.0/VERSION"
-echo workers=4 >"$sandbox/releases/1.0/config"
-chmod +x "$sandbox/releases/1.0/server.sh"
-ln -s releases/1.0 "$sandbox/current"
+say "a Pryv.io 1.5 server (sandbox $SB)"
+state
 
-cat >"$sandbox/bin/start" <<'EOF'
-#!/bin/sh
-# Starts the release that `current` points to, in the background.
-root=$(cd "$(dirname "$0")/.." && pwd)
-pid=$(cat "$root/run/server.pid" 2>/dev/null)
-if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-	echo "already running (pid $pid)"
-	exit 0
-fi
-[ -f "$root/logs/server.log" ] && mv "$root/logs/server.log" "$root/logs/server.log.1"
-nohup "$root/current/server.sh" "$root" >"$root/logs/server.log" 2>&1 </dev/null &
-echo "started $(readlink "$root/current") (pid $!)"
-EOF
-cat >"$sandbox/bin/stop" <<'EOF'
-#!/bin/sh
-# Stops the server and waits until it is gone.
-root=$(cd "$(dirname "$0")/.." && pwd)
-pid=$(cat "$root/run/server.pid" 2>/dev/null)
-if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
-	echo "not running"
-	exit 0
-fi
-kill "$pid"
-# gone: the server removes its pid file on the way out (an exited process
-# may linger as a zombie for a moment, and kill -0 still sees that)
-i=0
-while [ -e "$root/run/server.pid" ] && kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-if [ -e "$root/run/server.pid" ] && kill -0 "$pid" 2>/dev/null; then
-	echo "pid $pid did not stop" >&2
-	exit 1
-fi
-echo "stopped (pid $pid)"
-EOF
-cat >"$sandbox/bin/status" <<'EOF'
-#!/bin/sh
-# Exit 0 and "running version X (pid N)" when the server runs, else 3.
-root=$(cd "$(dirname "$0")/.." && pwd)
-pid=$(cat "$root/run/server.pid" 2>/dev/null)
-if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-	echo "running version $(cat "$root/run/version") (pid $pid)"
-	exit 0
-fi
-echo "stopped"
-exit 3
-EOF
-cat >"$sandbox/bin/health" <<'EOF'
-#!/bin/sh
-# What a load balancer would poll: "status: ok" once the server is ready.
-root=$(cd "$(dirname "$0")/.." && pwd)
-pid=$(cat "$root/run/server.pid" 2>/dev/null)
-if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
-	echo "status: down"
-	exit 1
-fi
-if [ ! -e "$root/run/ready" ]; then
-	echo "status: starting"
-	exit 1
-fi
-echo "status: ok version $(cat "$root/run/version")"
-EOF
-chmod +x "$sandbox/bin/"*
-
-"$sandbox/bin/start" >/dev/null
-i=0
-until "$sandbox/bin/health" >/dev/null 2>&1 || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
-
-say "a sandbox with a toy service: $sandbox"
-echo "current -> $(readlink "$sandbox/current")"
-"$sandbox/bin/status"
-
-# --- the upgrade ------------------------------------------------------------
-# By name: `demo-upgrade` is found in ./runbooks.  The run's state goes to
-# the sandbox so that the demo leaves nothing behind.
-cmd="runbook run demo-upgrade -p sandbox=$sandbox -p to=2.0 --yes"
-say "$cmd"
-$RUNBOOK --state-dir "$sandbox/state" run demo-upgrade -p sandbox="$sandbox" -p to=2.0 --yes
+say "the day before: what would the upgrade do? (reads the server, changes nothing)"
+# the checks it ran, then the plan's last line (the plan itself lists
+# every command of the 32 steps: runbook plan pryv-upgrade ... to read it)
+rb plan pryv-upgrade --check >"$SB/plan.txt"
 code=$?
+sed -n '1,/ — plan for target /p' "$SB/plan.txt" | sed '$d'
+echo "[... the plan of every step, in $SB/plan.txt (KEEP=1 keeps it) ...]"
+tail -n 1 "$SB/plan.txt"
+echo "(runbook plan exited $code)"
 
-# --- the result -------------------------------------------------------------
+say "the window: the new core does not get healthy (injected), so the run rolls back"
+echo "1 unhealthy" >"$SB/shim/containers/pryvio_core/healthcheck"
+rb run pryv-upgrade -p health_timeout=2
+say "after the rollback (runbook exited $?)"
+state
+
+say "the core fixed: the upgrade again"
+echo "1 healthy" >"$SB/shim/containers/pryvio_core/healthcheck"
+rb run pryv-upgrade
+code=$?
 say "afterwards (runbook exited $code)"
-echo "current -> $(readlink "$sandbox/current")"
-"$sandbox/bin/status"
-echo "history.log: $(cat "$sandbox/history.log" 2>/dev/null)"
-logs=$(ls -d "$sandbox"/state/runs/*/logs 2>/dev/null | head -n 1)
-if [ -n "$logs" ]; then
-	say "one step log: $(basename "$(ls "$logs"/*wait-healthy* | head -n 1)")"
-	cat "$logs"/*wait-healthy*
-fi
+state
+say "the runs: runbook status"
+"$RUNBOOK" --state-dir "$SB/state" status
 exit $code

@@ -1,16 +1,37 @@
 #!/bin/sh
 # t0950 — what the documentation promises: `make demo` (tests/demo/run.sh)
-# upgrades the toy service; every runbook example in runbooks/README.md and
-# stdlib/README.md loads and runs (exit 0; args from a leading
-# "# runbook run FILE ARGS" comment); the fs module's actions switch a
+# previews, fails and rolls back, then completes the Pryv.io upgrade; the
+# toy demo (tests/demo/toy.sh) upgrades the toy service; every runbook
+# example in runbooks/README.md and stdlib/README.md loads and runs, or
+# plans (exit 0; args from a leading "# runbook run|plan FILE ARGS"
+# comment); the fs module's actions switch a
 # symlink atomically, refuse a missing target or a non-symlink without
 # touching anything, and create folders.
 . "$(dirname "$0")/../lib.sh"
 
 # --- the demo -----------------------------------------------------------------
+# make demo: the Pryv.io upgrade previewed, failed and rolled back, then done
 RUNBOOK="$RUNBOOK" sh "$TOP/tests/demo/run.sh" >"$out" 2>"$err" </dev/null
 rc=$?
-expect_rc 0 "make demo: the demo upgrade succeeds"
+expect_rc 0 "make demo: the Pryv.io upgrade succeeds in the end"
+out_has "every check passed"
+out_has "(runbook plan exited 0)"
+out_has "summary: failed at wait-core.wait; rolled back"
+out_has "### after the rollback (runbook exited 1)"
+check "the rollback puts /var/pryv back on 1.5" sh -c \
+	'sed -n "/^### after the rollback/,/^###/p" "$1" | grep -qx "/var/pryv -> /var/pryv1.5"' _ "$out"
+out_has "summary: succeeded"
+check "the upgrade leaves /var/pryv on 1.6" sh -c \
+	'sed -n "/^### afterwards/,/^###/p" "$1" | grep -qx "/var/pryv -> /var/pryv1.6"' _ "$out"
+check "the database has all its documents after the upgrade" sh -c \
+	'sed -n "/^### afterwards/,/^###/p" "$1" | grep -qx "  pryv-node.events: 10 documents"' _ "$out"
+check "the demo leaves no sandbox behind" sh -c '! ls -d "$1" 2>/dev/null' _ \
+	"$(sed -n 's/^### a Pryv.io 1.5 server (sandbox \(.*\))$/\1/p' "$out")"
+
+# the first demo: a toy service upgraded by demo-upgrade
+RUNBOOK="$RUNBOOK" sh "$TOP/tests/demo/toy.sh" >"$out" 2>"$err" </dev/null
+rc=$?
+expect_rc 0 "the toy demo: the demo upgrade succeeds"
 out_has "summary: succeeded"
 out_has "current -> releases/2.0"
 out_has "running version 2.0"
