@@ -13,6 +13,7 @@
 #include "snapshot.h"
 #include "steps.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -128,6 +129,28 @@ static bool valid_ident(const char *s, bool dash)
 			return false;
 	}
 	return true;
+}
+
+/* Does text that is shown or used as written (a step's name, a param's
+ * default) hold what reads like a template, "{{ name }}" or
+ * "{{ a.b | raw }}"?  Other double braces, such as docker's
+ * "{{.Names}}", are left alone: they are meant literally. */
+static bool reads_a_name(const char *s)
+{
+	for (const char *p = strstr(s, "{{"); p; p = strstr(p + 2, "{{")) {
+		const char *q = p + 2;
+		while (*q == ' ')
+			q++;
+		if (!(isalpha((unsigned char)*q) || *q == '_'))
+			continue;
+		while (isalnum((unsigned char)*q) || *q == '_' || *q == '.' || *q == '-')
+			q++;
+		while (*q == ' ')
+			q++;
+		if (*q == '|' || (q[0] == '}' && q[1] == '}'))
+			return true;
+	}
+	return false;
 }
 
 static bool valid_param_name(const char *s)
@@ -315,7 +338,7 @@ void parse_params(struct node *map, struct param_def **out, size_t *n, struct rb
 			if ((x = node_get(v, "secret")))
 				parse_bool(L, x, "secret", &p.secret);
 			if ((x = node_get(v, "default")) && is_scalar(L, x, "default")) {
-				if (strstr(x->str, "{{"))
+				if (reads_a_name(x->str))
 					rb_error_at(L->err, x->pos, "the default of param '%s' is a plain value, not a "
 								    "template: derive the value in vars",
 						    k->str);
@@ -1012,7 +1035,7 @@ static void parse_step(struct loader *L, struct node *n, struct step *s, enum st
 		/* a name is shown before the values it could read exist (the
 		 * summary, plan rows): shown as written, so a template in it
 		 * would be printed braces and all */
-		if (strstr(x->str, "{{"))
+		if (reads_a_name(x->str))
 			rb_error_at(L->err, x->pos, "a step's name is shown as written, not a template: move "
 						    "'{{ ... }}' into a note or the command");
 		s->name = xstrdup(x->str);

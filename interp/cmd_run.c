@@ -638,10 +638,10 @@ static int resume_params(const struct opts *o, const struct run_state *rs, const
 			 * secret would reach the undos unnoticed */
 			for (size_t d = 0; d < rb->nparams; d++) {
 				const struct param_def *def = &rb->params[d];
-				if (strcmp(def->name, name) || !def->env || getenv(def->env))
+				if (strcmp(def->name, name) || !def->env || (getenv(def->env) && *getenv(def->env)))
 					continue;
-				rb_error_add(err, "secret param '%s' came from $%s when the run started, and %s is not "
-						  "set now: set it again, or give it (runbook %s %s -p %s=...)",
+				rb_error_add(err, "secret param '%s' came from $%s when the run started, and %s is empty or "
+						  "not set now: set it again, or give it (runbook %s %s -p %s=...)",
 					     name, def->env, def->env, o->nargs && !strcmp(o->args[0], "rollback") ? "rollback" : "resume", rs->run_id,
 					     name);
 				in->np = np;
@@ -717,6 +717,9 @@ static int unsettled(const struct run_state *rs, struct plan *p, bool rolling_ba
 				continue;
 			for (size_t h = 0; h < ps->nhosts; h++) {
 				const struct step_state *s = run_state_step(rs, ps->id, ps->hosts[h]->name);
+				/* a step whose command never started just runs */
+				if (s && s->end && jv_bool(s->end, "not_started"))
+					continue;
 				if (s && (!strcmp(s->status, "started") || !strcmp(s->status, "interrupted"))) {
 					sbuf_addf(out, "  step %d (%s)%s%s\n", ps->number, ps->id,
 						  ps->nhosts > 1 ? " @" : "", ps->nhosts > 1 ? ps->hosts[h]->name : "");

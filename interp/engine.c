@@ -468,6 +468,8 @@ static void rec_step_end(struct step_exec *x, const char *status, long long ms, 
 		json_kstr(j, "settled", settled);
 	if (x->why)
 		json_kstr(j, "reason", x->why);
+	if (x->unstarted)
+		json_kbool(j, "not_started", true);
 	/* what later steps may read: steps.ID.stdout/stderr and captures;
 	 * what held a secret is listed, so that resume does not restore it */
 	struct json lost = {0};
@@ -667,7 +669,7 @@ static int reconnect(struct step_exec *x, bool last)
 	x->why = xasprintf("lost the connection to host '%s', and connecting again failed: %s", h->name, why);
 	free(why);
 	if (last)
-		x->interrupted = x->lost = true;
+		x->interrupted = x->lost = x->unstarted = true;
 	return -1;
 }
 
@@ -686,6 +688,11 @@ static enum settle settle(struct step_exec *x, const struct step_state *was, con
 		return SETTLE_STOP;
 	}
 	x->attempt = was->attempts > 0 ? was->attempts : 1;
+	if (was->end && jv_bool(was->end, "not_started")) {
+		ui_note(x->depth, "settled", "[%d/%d] %s never started (its host could not be reached): running it",
+			x->number, x->total, title);
+		return SETTLE_RUN;
+	}
 	if (!st->check && step_runs_again_safely(st)) {
 		ui_note(x->depth, "settled", "[%d/%d] %s was interrupted: running it again (%s%s can safely run twice)",
 			x->number, x->total, title, st->kind->rerun ? "a " : "it only reads: it",
@@ -882,7 +889,10 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, struct host *h, 
 			break;
 		}
 		bool last = x.attempt == st->attempts;
-		ok = reconnect(&x, last) == 0 ? st->kind->run(&x) : -1;
+		/* only what acts on the host needs its connection (a note on a
+		 * host that is down must not stop a rollback) */
+		bool on_host = st->kind->action == ACT_RUN || st->kind->action == ACT_TRANSFER;
+		ok = !on_host || reconnect(&x, last) == 0 ? st->kind->run(&x) : -1;
 		/* a step that only reads may run again whatever became of the
 		 * attempt whose connection was lost */
 		if (ok != 0 && x.lost && st->probe && !last && !sig_interrupted())

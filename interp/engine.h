@@ -92,6 +92,8 @@ struct step_exec {
 	char *why;           /* failure reason (owned) */
 	bool interrupted, paused;
 	bool lost;           /* interrupted by a lost connection to the host */
+	bool unstarted;      /* ...before its command started (connecting again
+			      * failed): resume runs it without asking */
 };
 
 struct summary_row {

@@ -286,6 +286,13 @@ static int own_dir(struct host *h, const char *dir, char **why)
 	return 0;
 }
 
+/* The seq of a journal record (0 if it has none). */
+static long long record_seq(const char *line)
+{
+	const char *p = strstr(line, "\"seq\":");
+	return p ? strtoll(p + 6, NULL, 10) : 0;
+}
+
 static void mirror_broken(struct remote_host *rh, const char *why)
 {
 	if (rh->broken)
@@ -298,10 +305,17 @@ static void mirror_broken(struct remote_host *rh, const char *why)
 
 static void mirror_write(struct remote *R, const char *line, size_t n)
 {
+	long long seq = -1;
 	for (size_t i = 0; i < R->n; i++) {
 		struct remote_host *rh = &R->v[i];
 		if (!rh->jf || rh->broken)
 			continue;
+		if (rh->copied_seq) {
+			if (seq < 0)
+				seq = record_seq(line);
+			if (seq <= rh->copied_seq)
+				continue;
+		}
 		char *why = NULL;
 		if (ssh_append(rh->jf, line, n, &why) < 0) {
 			mirror_broken(rh, why);
@@ -310,6 +324,20 @@ static void mirror_write(struct remote *R, const char *line, size_t n)
 		}
 		free(why);
 	}
+}
+
+/* Sends the queued records, in order; the caller is the writer. */
+static void mirror_flush(struct remote *R)
+{
+	while (R->nsent < R->qbase + R->nq) {
+		char *l = R->q[R->nsent - R->qbase];
+		mirror_write(R, l, strlen(l));
+		free(l);
+		R->q[R->nsent++ - R->qbase] = NULL;
+	}
+	/* all sent: the array starts afresh */
+	R->qbase += R->nq;
+	R->nq = 0;
 }
 
 /* Hosts of a `parallel` step record in turn, and a write to a host
@@ -327,20 +355,13 @@ static void mirror_record(void *ctx, const char *line, size_t n)
 		return;
 	}
 	R->writing = true;
-	while (R->nsent < R->qbase + R->nq) {
-		char *l = R->q[R->nsent - R->qbase];
-		mirror_write(R, l, strlen(l));
-		free(l);
-		R->q[R->nsent++ - R->qbase] = NULL;
-	}
-	/* all sent: the array starts afresh */
-	R->qbase += R->nq;
-	R->nq = 0;
+	mirror_flush(R);
 	R->writing = false;
 }
 
-/* Copies one local file of the run folder to the host's mirror. */
-static int put_file(struct remote_host *rh, const char *local, const char *remote, char **why)
+/* Copies one local file of the run folder to the host's mirror; *last
+ * (if given) gets the seq of its last line. */
+static int put_file(struct remote_host *rh, const char *local, const char *remote, long long *last, char **why)
 {
 	char *bytes;
 	size_t n;
@@ -349,6 +370,18 @@ static int put_file(struct remote_host *rh, const char *local, const char *remot
 			return 0;
 		*why = xasprintf("cannot read %s: %s", local, strerror(errno));
 		return -1;
+	}
+	if (last) {
+		/* the start of the last complete line */
+		size_t e = n;
+		while (e && bytes[e - 1] == '\n')
+			e--;
+		size_t b = e;
+		while (b && bytes[b - 1] != '\n')
+			b--;
+		char *l = xstrndup(bytes + b, e - b);
+		*last = record_seq(l);
+		free(l);
 	}
 	int rc = ssh_put_bytes(rh->h->tr, remote, bytes, n, 0600, false, why);
 	free(bytes);
@@ -374,7 +407,7 @@ static int mirror_host(struct remote_host *rh, const char *run_dir, const char *
 	static const char *const files[] = {"runbook.yml", "params.json"};
 	for (size_t i = 0; i < ARRAY_LEN(files); i++) {
 		char *l = xasprintf("%s/%s", run_dir, files[i]), *r = xasprintf("%s/%s", dir, files[i]);
-		int prc = put_file(rh, l, r, why);
+		int prc = put_file(rh, l, r, NULL, why);
 		free(l);
 		free(r);
 		if (prc < 0)
@@ -387,7 +420,7 @@ static int mirror_host(struct remote_host *rh, const char *run_dir, const char *
 		if (e->d_name[0] == '.')
 			continue;
 		char *l = xasprintf("%s/%s", lmods, e->d_name), *r = xasprintf("%s/%s", mods, e->d_name);
-		int prc = put_file(rh, l, r, why);
+		int prc = put_file(rh, l, r, NULL, why);
 		free(l);
 		free(r);
 		if (prc < 0) {
@@ -401,7 +434,7 @@ static int mirror_host(struct remote_host *rh, const char *run_dir, const char *
 	free(lmods);
 	/* the journal as it is now, then each record as it is written */
 	char *lj = xasprintf("%s/journal.jsonl", run_dir), *rj = xasprintf("%s/journal.jsonl", dir);
-	int prc = put_file(rh, lj, rj, why);
+	int prc = put_file(rh, lj, rj, &rh->copied_seq, why);
 	if (prc == 0)
 		rh->jf = ssh_append_open(h->tr, rj, 0600, why);
 	free(lj);
@@ -440,6 +473,18 @@ void remote_reconnected(void *ctx, struct host *h)
 		/* the lock folder survives a reboot in /var/tmp, not in /tmp */
 		struct lock_holder me = {0};
 		enum take t = TAKE_ERROR;
+		/* the records of other hosts' tasks wait while the mirror is
+		 * copied again: none is lost, none is sent twice */
+		while (R->writing)
+			co_poll(NULL, 0, 1);
+		R->writing = true;
+		if (ensure_base(h, &why) < 0) {
+			ui_error("warning: host '%s' came back without its state folder %s, which cannot be made "
+				 "again: %s",
+				 h->name, h->state_dir, why);
+			free(why);
+			why = NULL;
+		}
 		char *perr = NULL;
 		struct jv *v = json_parse(R->holder, strlen(R->holder), &perr);
 		free(perr);
@@ -462,16 +507,16 @@ void remote_reconnected(void *ctx, struct host *h)
 		why = NULL;
 		ssh_append_close(rh->jf);
 		rh->jf = NULL;
-		if (!R->run_dir)
-			continue;
-		if (mirror_host(rh, R->run_dir, R->run_id, &why) < 0) {
+		if (R->run_dir && mirror_host(rh, R->run_dir, R->run_id, &why) < 0) {
 			rh->broken = false;
 			mirror_broken(rh, why ? why : "cannot write it");
-		} else if (rh->broken) {
+		} else if (R->run_dir && rh->broken) {
 			rh->broken = false;
 			ui_error("note: the journal mirror on host '%s' is up to date again", h->name);
 		}
 		free(why);
+		mirror_flush(R);
+		R->writing = false;
 	}
 }
 

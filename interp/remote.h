@@ -30,6 +30,8 @@ struct remote_host {
 	bool locked;             /* we hold its lock */
 	struct ssh_file *jf;     /* its mirror journal, open for appending */
 	bool broken;             /* the mirror stopped (warned) */
+	long long copied_seq;    /* after a resync: the records up to this seq
+				  * are in the copy, not sent again */
 };
 
 struct remote {

@@ -368,7 +368,9 @@ static void resolve_params(struct resolver *R, const struct run_input *in)
 				v = R->inv->vvalues[i];
 				pv->source = "inventory";
 			}
-		if (!v && d->env && getenv(d->env)) {
+		/* an empty variable is an unset one (as for NO_COLOR): an
+		 * empty secret would reach commands unnoticed */
+		if (!v && d->env && getenv(d->env) && *getenv(d->env)) {
 			v = getenv(d->env);
 			pv->source = "env";
 		}

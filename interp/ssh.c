@@ -784,6 +784,17 @@ int ssh_reconnect(struct transport *t, char **why)
 		conn_free(n);
 		return -1;
 	}
+	/* another task still inside a call on the lost session (a mirror
+	 * write for another host's step) would touch it once it is freed:
+	 * such a call ends on its own, the socket being dead */
+	for (long long until = now_ms() + 10000; c->nwaiters || c->busy_set;) {
+		if (now_ms() >= until) {
+			*why = xstrdup("the lost connection is still in use by another task");
+			conn_free(n);
+			return -1;
+		}
+		co_poll(NULL, 0, 5);
+	}
 	/* the new session takes the place of the lost one in the same
 	 * struct conn, which the host's transport and the run's mirror point
 	 * to; the lost session is freed with its channels (ssh_file knows its

@@ -159,7 +159,9 @@ expect_rc 0 "a run with a secret from the environment"
 rid=$(run_id)
 rb rollback "$rid" --yes
 expect_rc 2 "rollback without the variable the secret came from is refused"
-err_has "came from \$RB_T_PW when the run started, and RB_T_PW is not set now"
+err_has "came from \$RB_T_PW when the run started, and RB_T_PW is empty or not set now"
+RB_T_PW= rb rollback "$rid" --yes
+expect_rc 2 "rollback with the variable set but empty is refused too"
 RB_T_PW="$SECRET" rb rollback "$rid" --yes
 expect_rc 0 "rollback with the variable set again"
 out_has "undo got the password"

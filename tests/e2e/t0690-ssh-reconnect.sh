@@ -63,7 +63,7 @@ steps:
     name: wait until the host is back with a new boot id
     run: test "$(cat {{ b }}/boot_id)" != {{ boot }}
     probe: true
-    retry: { attempts: 25, delay: 200ms }
+    retry: { attempts: 60, delay: 200ms }
   - id: after
     run: echo after-reboot >> {{ b }}/after
 EOF2
@@ -117,4 +117,41 @@ wait $machine_pid
 wait $keyer
 expect_rc 1 "a host that comes back with another key is not trusted"
 out_has "connecting again failed"
+out_has "Someone may be intercepting the connection"
 check "nothing ran on the impostor" test ! -e "$B/after"
+
+# --- a step whose command never started -------------------------------------
+# the host goes down between two steps and stays down: the next step,
+# not a probe and without a check, cannot connect; its command never
+# started, so resume runs it without asking (no --rerun-interrupted)
+rm -f "$B/after"
+sshd_pin box
+rbk2=$(file reboot2.yml <<'EOF2'
+runbook: reboot-then-change
+target: box
+params:
+  b: { required: true }
+steps:
+  - id: reboot
+    run: echo please > {{ b }}/reboot-asked
+  - id: meanwhile
+    on: local
+    run: while [ -e {{ b }}/reboot-asked ]; do sleep 0.1; done
+    timeout: 30s
+  - id: change
+    run: echo after-reboot >> {{ b }}/after
+EOF2
+)
+machine never
+rb run "$rbk2" --inventory "$inv" -p "b=$B"
+wait $machine_pid
+expect_rc 1 "a change step on a host that is down stops the run"
+rid=$(run_id)
+check "its end record says the command never started" grep -q '"not_started":true' \
+	"$RUNBOOK_STATE_DIR/runs/$rid/journal.jsonl"
+check "it did not run" test ! -e "$B/after"
+sshd_up
+rb resume "$rid"
+expect_rc 0 "resume runs it without asking"
+out_has "never started"
+check "it ran once" test "$(cat "$B/after")" = after-reboot
