@@ -60,6 +60,8 @@ build/obj build/asan:
 build/asan/runbook: $(SRCS) $(wildcard interp/*.h) build/prefix.stamp | build/asan
 	$(CC) $(CSTD) $(CWARNS) $(ASAN_FLAGS) $(PKG_CFLAGS) -DRUNBOOK_DATADIR='"$(DATADIR)"' \
 	  -DRUNBOOK_VERSION='"$(VERSION)"' -o $@ $(SRCS) $(PKG_LIBS)
+	@# runbooks and modules beside the binary's folder, as for build/runbook
+	@ln -sfn ../runbooks build/runbooks && ln -sfn ../stdlib build/stdlib
 
 build/asan/unit: $(UNIT) $(LIBSRCS) $(wildcard interp/*.h) build/prefix.stamp | build/asan
 	$(CC) $(CSTD) $(CWARNS) $(ASAN_FLAGS) $(PKG_CFLAGS) -Iinterp -DRUNBOOK_DATADIR='"$(DATADIR)"' \

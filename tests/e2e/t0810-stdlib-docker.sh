@@ -31,17 +31,6 @@ state_of() { cat "$C/$1/state" 2>/dev/null || echo absent; }
 # sdigest: digest of the sandbox; a container's health and its count of
 # looks left change with every look, as time passes for a real one
 sdigest() { digest "$SB" | grep -v -e '/polls f ' -e '/health f '; }
-# reap: tests/sandbox.sh's run_until_hang ends the hung step's process
-# group with `kill -9 -- -PGID`, which dash's kill refuses ("Illegal
-# number: -"): end what is left of it here
-reap() {
-	for p in $(pgrep -f "$SB/"); do
-		pg=$(ps -o pgid= -p "$p" | tr -d ' ')
-		[ -n "$pg" ] && kill -9 "-$pg" 2>/dev/null
-	done
-	_i=0
-	while pgrep -f "$SB/" >/dev/null && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
-}
 # boom RUNBOOK: the runbook with a failing last step (a rollback follows)
 boom() {
 	cat "$1"
@@ -500,7 +489,6 @@ rm -rf "$SB/backup"/* "$M/target"
 mkdir -p "$M/target"
 echo "dump-hang-after pryv-node.events" >"$SHIM_STATE/mongo-faults"
 run_until_hang run "$rbk"
-reap
 rid=$(run_id)
 check "the run was killed during the dump" test "$rc" = 137
 check "the half dump is only in the temporary folder" test -f "$SB/backup/.pryv-node.rb-partial/pryv-node/events.bson" -a ! -e "$SB/backup/pryv-node"

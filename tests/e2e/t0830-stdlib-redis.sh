@@ -14,56 +14,18 @@
 # password never appears in the output, the logs, the journal or the
 # workdirs.
 . "$(dirname "$0")/../lib.sh"
+. "$TOP/tests/sandbox.sh"
 
 PW='s3cr3t "pa$$" w0rd'
 export T_REDIS_PW="$PW"
 cleanup() {
-	for f in "$T"/*/redis.pid; do
-		[ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null
-	done
+	sandbox_cleanup
 	[ -n "${bgpid:-}" ] && kill -KILL "$bgpid" 2>/dev/null
 	wait
 	[ -n "${KEEP_T:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
 
-# redis_start NAME [ARGS...]: a redis-server on a free loopback port, its
-# files in $T/NAME; sets $port.  A port taken by someone else makes the
-# server exit: try another.
-# (repl-diskless-sync-delay 0: else the server waits 5 s for more
-# replicas before it streams the snapshot of redis-cli --rdb)
-redis_start() {
-	_name=$1
-	shift
-	mkdir -p "$T/$_name"
-	for _try in 1 2 3 4 5 6 7 8 9 10; do
-		port=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000))
-		: >"$T/$_name/log"
-		redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --repl-diskless-sync-delay 0 \
-			--dir "$T/$_name" --logfile "$T/$_name/log" --daemonize no "$@" >/dev/null 2>&1 &
-		_pid=$!
-		_i=0
-		while kill -0 $_pid 2>/dev/null && ! grep -q 'Ready to accept connections' "$T/$_name/log" &&
-			[ $_i -lt 200 ]; do
-			sleep 0.05
-			_i=$((_i + 1))
-		done
-		if kill -0 $_pid 2>/dev/null && grep -q 'Ready to accept connections' "$T/$_name/log"; then
-			echo $_pid >"$T/$_name/redis.pid"
-			return 0
-		fi
-		kill $_pid 2>/dev/null
-		wait $_pid 2>/dev/null
-	done
-	echo "Bail out! cannot start redis-server"
-	exit 1
-}
-redis_stop() {
-	kill "$(cat "$T/$1/redis.pid")" 2>/dev/null
-	_i=0
-	while kill -0 "$(cat "$T/$1/redis.pid")" 2>/dev/null && [ $_i -lt 200 ]; do sleep 0.05; _i=$((_i + 1)); done
-	rm -f "$T/$1/redis.pid"
-}
 # cli PORT [DB] ARGS: redis-cli on a test server (the password server
 # gets it through the environment, as the module does)
 cli() {
@@ -74,38 +36,6 @@ cli() {
 	else
 		redis-cli -p "$_p" "$@"
 	fi
-}
-# snapshot PORT DB: every key of a database, one line per key and part of
-# its value (set members, hash fields one per line, so that their order
-# does not matter), with whether it expires — sorted: two equal snapshots
-# are two databases that hold the same data
-snapshot() {
-	_p=$1 _db=$2
-	: >"$T/snap.keys"
-	_cur=0
-	while :; do
-		_a=$(cli "$_p" -n "$_db" --csv SCAN "$_cur" COUNT 1000)
-		printf '%s\n' "$_a" | awk -F '","' '{ for (i = 2; i <= NF; i++) { k = $i
-			if (i == NF) k = substr(k, 1, length(k) - 1); print "\"" k "\"" } }' >>"$T/snap.keys"
-		_cur=$(printf '%s\n' "$_a" | awk -F '","' '{ c = $1; gsub(/[^0-9]/, "", c); print c }')
-		[ "$_cur" = 0 ] && break
-	done
-	sort -u -o "$T/snap.keys" "$T/snap.keys"
-	awk '{ print "TYPE " $0 }' "$T/snap.keys" | cli "$_p" -n "$_db" --csv >"$T/snap.types"
-	paste -d ' ' "$T/snap.types" "$T/snap.keys" | awk '{ t = $1; k = substr($0, length($1) + 2)
-		c["\"string\""] = "GET"; c["\"list\""] = "LRANGE"; c["\"set\""] = "SMEMBERS"
-		c["\"zset\""] = "ZRANGE"; c["\"hash\""] = "HGETALL"; c["\"stream\""] = "XRANGE"
-		a["\"list\""] = " 0 -1"; a["\"zset\""] = " 0 -1 WITHSCORES"; a["\"stream\""] = " - +"
-		print c[t] " " k a[t]; print "PTTL " k }' | cli "$_p" -n "$_db" --csv >"$T/snap.values"
-	paste -d ' ' "$T/snap.types" "$T/snap.keys" | awk -v vals="$T/snap.values" '
-		{ t = $1; k = substr($0, length($1) + 2)
-		  getline v < vals; getline ttl < vals
-		  if (t == "\"set\"" || t == "\"hash\"") {
-			  sub(/^"/, "", v); sub(/"$/, "", v); n = split(v, e, "\",\"")
-			  if (t == "\"set\"") for (i = 1; i <= n; i++) print k "\tset\t" e[i]
-			  else for (i = 1; i < n; i += 2) print k "\thash\t" e[i] "=" e[i + 1]
-		  } else print k "\t" t "\t" v
-		  print k "\tttl\t" (ttl + 0 > 0 ? "expires" : ttl) }' | LC_ALL=C sort
 }
 # every rb's output is kept, to look for the password at the end
 rbx() {
@@ -190,10 +120,9 @@ out_has "no PONG from 127.0.0.1:$P9 after 1 s"
 # a server that starts while the action waits (same port, r9 again)
 T_PW=$PW start run "$rbk" -p port="$P9"
 wait_for "$out" "wait until the server answers PONG"
-mkdir -p "$T/r9"
-redis-server --port "$P9" --bind 127.0.0.1 --save '' --dir "$T/r9" --requirepass "$PW" \
-	--logfile "$T/r9/log" --daemonize no >/dev/null 2>&1 &
-echo $! >"$T/r9/redis.pid"
+redis-server --port "$P9" --bind 127.0.0.1 --save '' --dir "$T/redis/r9" --requirepass "$PW" \
+	--logfile "$T/redis/r9/log" --daemonize no >/dev/null 2>&1 &
+echo $! >"$T/redis/r9/redis.pid"
 finish
 bgpid=
 cat "$out" "$err" >>"$T/all-output"
@@ -259,13 +188,13 @@ expect_rc 0 "backup: the source"
 check "the backup starts with the RDB magic" test "$(head -c 5 "$T/bk/source.rdb")" = REDIS
 check "no partial file is left" sh -c '! ls "$1" | grep -q partial' _ "$T/bk"
 # a third server loads the backup: the same keys come back
-mkdir -p "$T/r3"
-cp "$T/bk/source.rdb" "$T/r3/dump.rdb"
+mkdir -p "$T/redis/r3"
+cp "$T/bk/source.rdb" "$T/redis/r3/dump.rdb"
 redis_start r3 --dbfilename dump.rdb
 P3=$port
 check "a server started on the backup holds the same 311 keys" test "$(cli "$P3" DBSIZE)" = 311
-snapshot "$P1" 0 >"$T/snap.src"
-snapshot "$P3" 0 >"$T/snap.r3"
+redis_snapshot "$P1" "" 0 >"$T/snap.src"
+redis_snapshot "$P3" "" 0 >"$T/snap.r3"
 check "... with the same values" cmp -s "$T/snap.src" "$T/snap.r3"
 redis_stop r3
 sum=$(md5sum <"$T/bk/source.rdb")
@@ -312,7 +241,7 @@ mig1=$(run_id)
 out_has "copied: 311 of 311 keys"
 out_has "compared: 311 keys, 0 differ"
 check "the destination holds 311 keys" test "$(cli "$P2" DBSIZE)" = 311
-snapshot "$P2" 0 >"$T/snap.dst"
+redis_snapshot "$P2" "$PW" 0 >"$T/snap.dst"
 check "every key, value and expiry arrived (redis-cli, type by type)" cmp -s "$T/snap.src" "$T/snap.dst"
 check "the binary value arrived byte for byte" test \
 	"$(printf 'GET "bin\\x00key\\nwith newline"\n' | cli "$P2" | od -An -c | tr -d ' \n')" = \
@@ -346,7 +275,7 @@ T_TO_PW=$PW rbx run "$rbk" -p from_port="$P1" -p to_port="$P2" -p work="$T/w2"
 expect_rc 1 "migrate: keys the destination holds are refused"
 out_has "of the keys already exist on the destination"
 out_has "remove those keys from the destination, or pass replace=true"
-snapshot "$P2" 0 >"$T/snap.dst2"
+redis_snapshot "$P2" "$PW" 0 >"$T/snap.dst2"
 check "... and the destination is left as it was" cmp -s "$T/snap.dst" "$T/snap.dst2"
 
 # rollback of the first migration: the destination is empty again
@@ -366,7 +295,7 @@ cli "$P2" -n 2 FLUSHDB >/dev/null
 cli "$P2" HSET user:1 name Grace >/dev/null
 cli "$P2" EXPIRE user:1 7000 >/dev/null
 cli "$P2" SET only-here mine >/dev/null
-snapshot "$P2" 0 >"$T/snap.before"
+redis_snapshot "$P2" "$PW" 0 >"$T/snap.before"
 T_TO_PW=$PW rbx run "$rbk" -p from_port="$P1" -p to_port="$P2" -p work="$T/w4" -p replace=true
 expect_rc 0 "migrate: replace=true overwrites the keys the destination holds"
 mig4=$(run_id)
@@ -376,7 +305,7 @@ check "user:1 has the source's value" test "$(cli "$P2" HGET user:1 lang)" = "C 
 check "... and the source's (lack of) TTL" test "$(cli "$P2" TTL user:1)" = -1
 T_TO_PW=$PW rbx rollback "$mig4" --yes
 expect_rc 0 "rollback of the replacing migration"
-snapshot "$P2" 0 >"$T/snap.after"
+redis_snapshot "$P2" "$PW" 0 >"$T/snap.after"
 check "the destination holds exactly what it held before (user:1 put back, with a TTL)" \
 	cmp -s "$T/snap.before" "$T/snap.after"
 check "... user:1 is Grace's again" test "$(cli "$P2" HGET user:1 name)" = Grace
@@ -487,7 +416,7 @@ steps:
     undo: "true"
 EOF
 )
-snapshot "$P2" 0 >"$T/snap.flush0"
+redis_snapshot "$P2" "$PW" 0 >"$T/snap.flush0"
 n0=$(cli "$P2" DBSIZE)
 T_PW=$PW rbx run "$rbk" -p port="$P2" -p confirm="127.0.0.1:$P1/0" -p save="$T/bk/flush.keys"
 expect_rc 1 "flush: a confirm that names another server is refused"
@@ -498,7 +427,7 @@ T_PW=$PW T_FAIL_AFTER=1 rbx run "$rbk" -p port="$P2" -p confirm="127.0.0.1:$P2/0
 expect_rc 1 "flush, then a failing step: rolled back"
 check "every key was saved first ($n0)" test "$(wc -l <"$T/bk/flush.keys")" = "$n0"
 out_has "restored $n0 keys"
-snapshot "$P2" 0 >"$T/snap.flush1"
+redis_snapshot "$P2" "$PW" 0 >"$T/snap.flush1"
 check "the rollback restored every key, value and TTL" cmp -s "$T/snap.flush0" "$T/snap.flush1"
 T_PW=$PW rbx run "$rbk" -p port="$P2" -p confirm="127.0.0.1:$P2/0" -p save="$T/bk/flush.keys"
 expect_rc 1 "flush: an existing save file is refused"

@@ -5,30 +5,15 @@
 # (nothing changed), what a rollback does with it, and its probes under
 # plan --check; a password passed as a secret never reaches the run's files.
 . "$(dirname "$0")/../lib.sh"
+. "$TOP/tests/sandbox.sh"
 
-# the newest PostgreSQL installed (Debian: /usr/lib/postgresql/N/bin; 15 on bookworm)
-B=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
-if [ -z "$B" ] || [ ! -x "$B/postgres" ] || ! id postgres >/dev/null 2>&1; then
-	echo "not ok 1 - the PostgreSQL server is not installed (Debian: apt-get install postgresql)"
-	exit 0
-fi
-MAJ=$("$B/postgres" --version | sed -n 's/^postgres (PostgreSQL) \([0-9]*\).*/\1/p')
-as_pg() {
-	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else sudo -n -u postgres -- "$@"; fi
-}
+# the newest PostgreSQL installed ($PG_BIN: 15 on Debian 12), stopped at exit
+pg_need postgres
 D="$T/pg"
+pg_stop_at_exit "$D/data"
+# (sleeper: a session the drop-db test holds open)
 sleeper=
-stop_server() {
-	[ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null
-	[ -f "$D/data/postmaster.pid" ] && as_pg "$B/pg_ctl" -D "$D/data" -m immediate -w stop >/dev/null 2>&1
-	return 0
-}
-trap 'stop_server; rm -rf "$T"' EXIT
-trap 'exit 1' INT TERM HUP
-chmod 711 "$T" # postgres must reach its folder
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+trap '[ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null; sandbox_cleanup; rm -rf "$T"' EXIT
 PORT=$(free_port)
 DEAD=$(free_port)
 while [ "$DEAD" = "$PORT" ]; do DEAD=$(free_port); done
@@ -38,16 +23,10 @@ while [ "$DEAD" = "$PORT" ]; do DEAD=$(free_port); done
 mkdir -p "$D/run" "$D/out"
 chown -R postgres "$D"
 chmod 777 "$D/out"
-as_pg "$B/initdb" -D "$D/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 --no-sync \
-	>/dev/null || { echo "Bail out! initdb failed"; exit 1; }
+pg_init "$D/data" "$PORT" "$D/run" --auth-local=trust --auth-host=scram-sha-256 ||
+	{ echo "Bail out! initdb failed"; exit 1; }
 sed -i '/^# TYPE/a host all postgres 127.0.0.1/32 trust' "$D/data/pg_hba.conf"
-cat >>"$D/data/postgresql.conf" <<EOF
-port = $PORT
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$D/run'
-EOF
-as_pg "$B/pg_ctl" -D "$D/data" -l "$D/log" -w start >/dev/null ||
-	{ echo "Bail out! the server did not start"; exit 1; }
+pg_start "$D/data" "$D/log" || { echo "Bail out! the server did not start"; exit 1; }
 q() { psql -X -At -h 127.0.0.1 -p "$PORT" -U postgres -d "${2:-postgres}" -c "$1" 2>/dev/null; }
 q "create role app login password 'app-pw'; create role reader login password 'pw-s3cret-7f3a'"
 q "create database shop owner app"
@@ -81,13 +60,13 @@ EOF
 # --- version, ready -----------------------------------------------------------------
 rb run "$(mk version version 'user: postgres')"
 expect_rc 0 "version: runs"
-out_has "server_version_num=${MAJ}0"
-out_has "major=$MAJ"
+out_has "server_version_num=${PG_MAJ}0"
+out_has "major=$PG_MAJ"
 check "version: the last step prints one line for callers" \
-	grep -Eq "PostgreSQL $MAJ\\.[0-9]+: server_version_num=${MAJ}0[0-9]+ major=$MAJ\$" "$out"
+	grep -Eq "PostgreSQL $PG_MAJ\\.[0-9]+: server_version_num=${PG_MAJ}0[0-9]+ major=$PG_MAJ\$" "$out"
 rb status "$(run_id)"
 check "version: the captures are recorded" \
-	grep -Eq "server_version_num=${MAJ}0[0-9]+ major=$MAJ server_version=$MAJ\\." "$out"
+	grep -Eq "server_version_num=${PG_MAJ}0[0-9]+ major=$PG_MAJ server_version=$PG_MAJ\\." "$out"
 
 PG_PW=pw-s3cret-7f3a rb run "$(mk version-pw version 'user: reader, password: "{{ pw }}"')"
 expect_rc 0 "version: a role with a password (secret, through PGPASSWORD)"

@@ -58,36 +58,6 @@ before_after() {
 	[ -n "$a" ] && [ -n "$b" ] && [ "$a" -lt "$b" ]
 }
 ncalls() { grep -cxF -- "$1" "$SHIM_STATE/calls.log"; }
-# crash ARGS: runbook ARGS until a shim hangs (an injected "hang"), then
-# SIGKILL runbook and the hanging step's process group: run_until_hang of
-# tests/sandbox.sh, whose `kill -9 -- -PGID` dash refuses ("Illegal number"),
-# which leaves the hanging step alive and a resume waiting for it forever
-crash() {
-	rm -f "$SHIM_STATE/hanging"
-	${RUNBOOK_WRAP:-} "$RUNBOOK" "$@" >"$out" 2>"$err" </dev/null &
-	_rb=$!
-	_i=0
-	while [ ! -s "$SHIM_STATE/hanging" ] && [ $_i -lt 300 ] && kill -0 $_rb 2>/dev/null; do
-		sleep 0.1
-		_i=$((_i + 1))
-	done
-	kill -9 $_rb 2>/dev/null
-	# (the shell's "Killed" notice is not for the test's output)
-	{ wait $_rb; } 2>/dev/null
-	rc=$?
-	kill_hanging
-}
-kill_hanging() {
-	_pid=$(cat "${SHIM_STATE:-/nonexistent}/hanging" 2>/dev/null)
-	_pg=$(ps -o pgid= -p "${_pid:-0}" 2>/dev/null | tr -d ' ')
-	if [ -n "$_pg" ] && [ "$_pg" != "$(ps -o pgid= -p $$ | tr -d ' ')" ]; then
-		kill -9 "-$_pg" 2>/dev/null
-		_i=0
-		while ! group_gone "$_pg" && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
-	fi
-	rm -f "${SHIM_STATE:-/nonexistent}/hanging"
-}
-trap 'kill_hanging; rm -rf "$T"' EXIT
 
 for rbk in upgrade production ssl reset-sql; do
 	rb lint "$TOP/runbooks/rapydo-$rbk.yml"
@@ -213,7 +183,7 @@ uninject
 # kill during rapydo start, then resume
 fresh
 inject "hang rapydo*start"
-crash run rapydo-upgrade --inventory "$INV" -p to=v1.1
+run_until_hang run rapydo-upgrade --inventory "$INV" -p to=v1.1
 check "kill: runbook was killed" test "$rc" = 137
 id=$(run_id)
 check "kill: the new stack is not up" absent myproject_backend_1

@@ -203,17 +203,9 @@ uninject
 restore
 inject "hang binarycrate/bin/python*collectstatic*"
 # shellcheck disable=SC2086
-run_until_hang run $DEPLOY --yes 2>/dev/null
+run_until_hang run $DEPLOY --yes
 check "deploy: killed during collectstatic" test "$rc" = 137
 rid=$(run_id)
-# run_until_hang's `kill -9 -- -PGID` is refused by dash ("Illegal number"),
-# so the step's processes live on: end them as it means to (the step's
-# process group is in the journal)
-pg=$(sed -n 's/.*"event":"step_pid","step":"collectstatic".*"pgid":\([0-9]*\).*/\1/p' \
-	"$RUNBOOK_STATE_DIR/runs/$rid/journal.jsonl" | tail -n 1)
-[ -n "$pg" ] && kill -9 "-$pg" 2>/dev/null
-i=0
-while [ -n "$pg" ] && ! group_gone "$pg" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 check "killed: nginx is stopped, the new build half installed" sh -c '
 	test "$(cat "$1/units/nginx")" = inactive && test "$(git -C "$2" describe --tags)" = Build000005' _ "$SHIM_STATE" "$V"
 uninject

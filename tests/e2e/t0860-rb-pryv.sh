@@ -244,18 +244,11 @@ check "... and leaves var/pryv alone" link_is 1.5
 
 ## pryv-redis-restore: a real redis-server as pryvio_redis ##################
 
-R=$T/redis
-RPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# its files in $R: with its pid in $R/redis.pid, `redis_stop pryv` of
+# tests/sandbox.sh stops it (and so does the exit)
+R=$T/redis/pryv
+RPORT=$(free_port)
 rcli() { redis-cli -h 127.0.0.1 -p "$RPORT" "$@"; }
-redis_down() {
-	[ -f "$R/redis.pid" ] || return 0
-	_p=$(cat "$R/redis.pid")
-	kill -TERM "$_p" 2>/dev/null
-	_i=0
-	while kill -0 "$_p" 2>/dev/null && [ $_i -lt 200 ]; do sleep 0.05; _i=$((_i + 1)); done
-	rm -f "$R/redis.pid"
-}
-trap 'redis_down; rm -rf "$T"' EXIT
 # redis_wait: until the server answers (it loads its data after a start)
 redis_wait() {
 	_i=0
@@ -299,7 +292,7 @@ printf 'bin\000\377"\\value' | rcli -x SET binary >/dev/null
 rcli SET shared v15 >/dev/null
 rcli SET session:tmp val EX 3600 >/dev/null
 rcli -n 1 SET db1:old yes >/dev/null
-redis_down
+redis_stop pryv
 check "redis: the 1.5 data is a real RDB" test "$(head -c 5 "$V/pryv1.5/pryv/redis/data/dump.rdb")" = REDIS
 cp "$V/pryv1.5/pryv/redis/data/dump.rdb" "$T/dump15.rdb"
 cat >"$C/pryvio_redis/on-start" <<EOF

@@ -170,13 +170,6 @@ fresh
 inject "hang manage.py*run*snapshot/restore.py*"
 run_until_hang run "$RB" --inventory "$INV" --yes
 expect_rc 137 "killed in the middle of restore.py"
-# run_until_hang ends the step's process group with `kill -9 -- -PGID`,
-# which dash's kill refuses ("Illegal number: -"): end what it left here,
-# or resume (rightly) waits for it
-pg=$(ps -o pgid= -p "$(cat "$SHIM_STATE/lino/hanging.pid")" 2>/dev/null | tr -d ' ')
-[ -z "$pg" ] || kill -9 "-$pg" 2>/dev/null
-i=0
-while [ -n "$pg" ] && ! group_gone "$pg" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 is "the database was flushed when it died" "$(cat "$P/default.db")" "schema B"
 uninject
 rb resume --yes

@@ -108,28 +108,6 @@ fresh() {
 	p0=$(git -C "$P" rev-parse HEAD) pf0=$(git -C "$PF" rev-parse HEAD)
 }
 rev() { git -C "$1" rev-parse -q --verify "$2" 2>/dev/null; }
-# crash_at_hang ARGS: run_until_hang of tests/sandbox.sh, but its end of the
-# hung step's process group, `kill -9 -- -PGID`, is refused by dash's kill
-# ("Illegal number: -"): the step would live on and resume wait for it.
-crash_at_hang() {
-	rm -f "$SHIM_STATE/hanging"
-	"$RUNBOOK" "$@" >"$out" 2>"$err" </dev/null &
-	_rb=$!
-	_i=0
-	while [ ! -e "$SHIM_STATE/hanging" ] && [ $_i -lt 600 ] && kill -0 $_rb 2>/dev/null; do
-		sleep 0.1
-		_i=$((_i + 1))
-	done
-	kill -9 $_rb 2>/dev/null
-	wait $_rb
-	rc=$?
-	_pid=$(cat "$SHIM_STATE/hanging" 2>/dev/null)
-	_pg=$(ps -o pgid= -p "${_pid:-0}" 2>/dev/null | tr -d ' ')
-	[ -n "$_pg" ] && kill -9 "-$_pg" 2>/dev/null
-	_i=0
-	while [ -n "$_pg" ] && ! group_gone "$_pg" && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
-	rm -f "$SHIM_STATE/hanging"
-}
 image_in() { awk '$1 == "image:" { print $2; exit }' "$1"; }
 rows() { pg -d "$1" -c "select count(*) from res_partner"; }
 stack_is() { test "$(cat "$ST/$1/image")" = "$IMG:$2" && test "$(cat "$ST/$1/state")" = active; }
@@ -211,6 +189,9 @@ out_has "fluxdock_integration contains the client's name (fluxdock)"
 rb run "$RBK" --inventory "$INVI" -p client=Mighty-Pinguin --yes
 expect_rc 5 "a part of the client's name in the database name is refused too"
 out_has "contains the client's name (Mighty-Pinguin)"
+rb run "$RBK" --inventory "$INVI" -p db_name=flux_dock_x_integration --yes
+expect_rc 5 "the client's name split by separators in the database name is refused too"
+out_has "flux_dock_x_integration contains the client's name (fluxdock)"
 rb run "$RBK" --inventory "$INVI" -p db_name=mighty_pinguin_l337 -p recreate_db=yes --yes
 expect_rc 5 "an integration run on a database without _integration is refused"
 out_has "does not fit env=integration"
@@ -270,7 +251,7 @@ check "the recreated database stays (empty)" \
 # --- 6. killed during the upgrade, then resumed --------------------------------
 fresh
 inject "hang rancher-compose*up*--pull*"
-crash_at_hang run "$RBK" --inventory "$INVI" --yes
+run_until_hang --wait 60 run "$RBK" --inventory "$INVI" --yes
 expect_rc 137 "integration: killed during the stack upgrade"
 id6=$(run_id)
 uninject

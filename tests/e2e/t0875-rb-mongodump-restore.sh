@@ -15,17 +15,6 @@ M=$T/sb/shim/mongo
 BK=$T/sb/var/pryv/pryv/mongodb/backup
 # dbdigest DB: the content of a database (collection names and documents)
 dbdigest() { (cd "$M/$1" 2>/dev/null && for f in *.json; do echo "== $f"; cat "$f"; done) | md5sum; }
-# reap: tests/sandbox.sh's run_until_hang ends the hung step's process
-# group with `kill -9 -- -PGID`, which dash's kill refuses ("Illegal
-# number: -"): end what is left of it here
-reap() {
-	for p in $(pgrep -f "$SB/"); do
-		pg=$(ps -o pgid= -p "$p" | tr -d ' ')
-		[ -n "$pg" ] && kill -9 "-$pg" 2>/dev/null
-	done
-	_i=0
-	while pgrep -f "$SB/" >/dev/null && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
-}
 fresh() {
 	rm -rf "$T/sb"
 	sandbox mongodump-restore
@@ -111,7 +100,6 @@ fresh
 src=$(dbdigest pryv-node)
 echo "dump-hang-after pryv-node.accesses" >"$SHIM_STATE/mongo-faults"
 run_until_hang run mongodump-restore --inventory "$INV"
-reap
 rid=$(run_id)
 check "the run was killed during the dump" test "$rc" = 137
 check "the half dump is only in the temporary folder" \

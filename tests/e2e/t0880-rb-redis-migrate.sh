@@ -22,9 +22,7 @@ PWD='dst-S3cret `x` ;'
 export REDIS_FROM_PASSWORD="$PWS" REDIS_TO_PASSWORD="$PWD"
 S=$RUNBOOK_STATE_DIR
 cleanup() {
-	for f in "$SB"/redis/*/redis.pid; do
-		[ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null
-	done
+	sandbox_cleanup
 	[ -n "${bgpid:-}" ] && kill -KILL "$bgpid" 2>/dev/null
 	wait
 	[ -n "${KEEP_T:-}" ] || rm -rf "$T"
@@ -33,75 +31,13 @@ trap cleanup EXIT
 
 sandbox redis-migrate
 
-# redis_start NAME PASSWORD: a redis-server on a free loopback port, its
-# files in $SB/redis/NAME; sets $port (a port someone holds: try another)
-# (repl-diskless-sync-delay 0: else the server waits 5 s for more
-# replicas before it streams the snapshot of redis-cli --rdb)
-redis_start() {
-	_dir=$SB/redis/$1
-	for _try in 1 2 3 4 5 6 7 8 9 10; do
-		port=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000))
-		: >"$_dir/log"
-		redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-			--repl-diskless-sync-delay 0 --requirepass "$2" \
-			--dir "$_dir" --logfile "$_dir/log" --daemonize no >/dev/null 2>&1 &
-		_pid=$!
-		_i=0
-		while kill -0 $_pid 2>/dev/null && ! grep -q 'Ready to accept connections' "$_dir/log" &&
-			[ $_i -lt 200 ]; do
-			sleep 0.05
-			_i=$((_i + 1))
-		done
-		if kill -0 $_pid 2>/dev/null && grep -q 'Ready to accept connections' "$_dir/log"; then
-			echo $_pid >"$_dir/redis.pid"
-			return 0
-		fi
-		kill $_pid 2>/dev/null
-		wait $_pid 2>/dev/null
-	done
-	echo "Bail out! cannot start redis-server"
-	exit 1
-}
-redis_start source "$PWS"
+redis_start source --requirepass "$PWS"
 PS=$port
-redis_start destination "$PWD"
+redis_start destination --requirepass "$PWD"
 PD=$port
 src() { REDISCLI_AUTH=$PWS redis-cli -p "$PS" "$@"; }
 dst() { REDISCLI_AUTH=$PWD redis-cli -p "$PD" "$@"; }
 
-# snapshot PORT PASSWORD DB: every key of a database, one line per key and
-# part of its value (set members and hash fields one per line, so their
-# order does not matter), and whether it expires — sorted, so two equal
-# snapshots are two databases holding the same data
-snapshot() {
-	_p=$1 _a=$2 _db=$3
-	: >"$T/snap.keys"
-	_cur=0
-	while :; do
-		_r=$(REDISCLI_AUTH=$_a redis-cli -p "$_p" -n "$_db" --csv SCAN "$_cur" COUNT 1000)
-		printf '%s\n' "$_r" | awk -F '","' '{ for (i = 2; i <= NF; i++) { k = $i
-			if (i == NF) k = substr(k, 1, length(k) - 1); print "\"" k "\"" } }' >>"$T/snap.keys"
-		_cur=$(printf '%s\n' "$_r" | awk -F '","' '{ c = $1; gsub(/[^0-9]/, "", c); print c }')
-		[ "$_cur" = 0 ] && break
-	done
-	sort -u -o "$T/snap.keys" "$T/snap.keys"
-	awk '{ print "TYPE " $0 }' "$T/snap.keys" | REDISCLI_AUTH=$_a redis-cli -p "$_p" -n "$_db" --csv >"$T/snap.types"
-	paste -d ' ' "$T/snap.types" "$T/snap.keys" | awk '{ t = $1; k = substr($0, length($1) + 2)
-		c["\"string\""] = "GET"; c["\"list\""] = "LRANGE"; c["\"set\""] = "SMEMBERS"
-		c["\"zset\""] = "ZRANGE"; c["\"hash\""] = "HGETALL"; c["\"stream\""] = "XRANGE"
-		a["\"list\""] = " 0 -1"; a["\"zset\""] = " 0 -1 WITHSCORES"; a["\"stream\""] = " - +"
-		print c[t] " " k a[t]; print "PTTL " k }' |
-		REDISCLI_AUTH=$_a redis-cli -p "$_p" -n "$_db" --csv >"$T/snap.values"
-	paste -d ' ' "$T/snap.types" "$T/snap.keys" | awk -v vals="$T/snap.values" '
-		{ t = $1; k = substr($0, length($1) + 2)
-		  getline v < vals; getline ttl < vals
-		  if (t == "\"set\"" || t == "\"hash\"") {
-			  sub(/^"/, "", v); sub(/"$/, "", v); n = split(v, e, "\",\"")
-			  if (t == "\"set\"") for (i = 1; i <= n; i++) print k "\tset\t" e[i]
-			  else for (i = 1; i < n; i += 2) print k "\thash\t" e[i] "=" e[i + 1]
-		  } else print k "\t" t "\t" v
-		  print k "\tttl\t" (ttl + 0 > 0 ? "expires" : ttl) }' | LC_ALL=C sort
-}
 rbx() {
 	rb "$@"
 	cat "$out" "$err" >>"$T/all-output"
@@ -133,19 +69,19 @@ awk 'BEGIN { for (i = 1; i <= 300; i++) print "SET session:" i " data-" i
 src <"$T/data.cmds" >/dev/null
 N=$(src DBSIZE)
 check "the source holds the test data ($N keys)" test "$N" = 311
-snapshot "$PS" "$PWS" 0 >"$T/snap.source"
+redis_snapshot "$PS" "$PWS" 0 >"$T/snap.source"
 args="-p from_port=$PS -p to_port=$PD --inventory $INV"
 
 # --- (4) plan changes nothing ---------------------------------------------
-snapshot "$PD" "$PWD" 0 >"$T/snap.dest0"
+redis_snapshot "$PD" "$PWD" 0 >"$T/snap.dest0"
 rbx plan redis-migrate $args
 expect_rc 0 "plan"
 out_has "redis.migrate"
 rbx plan redis-migrate $args --check
 expect_rc 0 "plan --check runs the preconditions and probes"
 out_has "keys: 311"
-snapshot "$PS" "$PWS" 0 >"$T/snap.s"
-snapshot "$PD" "$PWD" 0 >"$T/snap.d"
+redis_snapshot "$PS" "$PWS" 0 >"$T/snap.s"
+redis_snapshot "$PD" "$PWD" 0 >"$T/snap.d"
 check "plan changed nothing on the source" cmp -s "$T/snap.source" "$T/snap.s"
 check "plan changed nothing on the destination (still empty)" sh -c 'cmp -s "$1" "$2" && test "$(REDISCLI_AUTH=$3 redis-cli -p $4 DBSIZE)" = 0' _ \
 	"$T/snap.dest0" "$T/snap.d" "$PWD" "$PD"
@@ -169,7 +105,7 @@ rbx run redis-migrate $args --yes
 expect_rc 0 "a clean run"
 run1=$(run_id)
 check "the destination holds the $N keys" test "$(dst DBSIZE)" = "$N"
-snapshot "$PD" "$PWD" 0 >"$T/snap.d"
+redis_snapshot "$PD" "$PWD" 0 >"$T/snap.d"
 check "every key, value and TTL arrived (redis-cli, type by type)" cmp -s "$T/snap.source" "$T/snap.d"
 check "the binary value arrived byte for byte" test \
 	"$(printf 'GET "bin\\x00key\\nwith newline"\n' | dst | od -An -c | tr -d ' \n')" = \
@@ -203,7 +139,7 @@ expect_rc 1 "the final verification fails"
 out_has '"user:1" differs on the destination'
 out_has "was it written to meanwhile?"
 check "the rollback emptied the destination" test "$(dst DBSIZE)" = 0
-snapshot "$PS" "$PWS" 0 >"$T/snap.s"
+redis_snapshot "$PS" "$PWS" 0 >"$T/snap.s"
 check "... the source holds what it held" cmp -s "$T/snap.source" "$T/snap.s"
 rb status "$run2"
 check "status: rolled back" grep -q 'rolled back' "$out"
@@ -214,11 +150,11 @@ dst HSET user:1 name Grace >/dev/null
 dst EXPIRE user:1 9000 >/dev/null
 dst SET other:1 mine >/dev/null
 dst RPUSH other:2 x y >/dev/null
-snapshot "$PD" "$PWD" 0 >"$T/snap.before"
+redis_snapshot "$PD" "$PWD" 0 >"$T/snap.before"
 rbx run redis-migrate $args -p allow_nonempty=true -p writers_stopped=yes
 expect_rc 1 "allow_nonempty without replace: a key both hold is refused"
 out_has "of the keys already exist on the destination"
-snapshot "$PD" "$PWD" 0 >"$T/snap.d"
+redis_snapshot "$PD" "$PWD" 0 >"$T/snap.d"
 check "... and the destination is as it was" cmp -s "$T/snap.before" "$T/snap.d"
 rbx run redis-migrate $args -p allow_nonempty=true -p replace=true -p writers_stopped=yes
 expect_rc 4 "allow_nonempty + replace: paused at the cut-over"
@@ -229,7 +165,7 @@ src SET session:late written-too-late >/dev/null
 rbx resume "$run3" --yes
 expect_rc 1 "a key written to the source meanwhile fails the final verification"
 out_has "something still writes to the source"
-snapshot "$PD" "$PWD" 0 >"$T/snap.d"
+redis_snapshot "$PD" "$PWD" 0 >"$T/snap.d"
 check "the rollback put the destination back exactly as it was" cmp -s "$T/snap.before" "$T/snap.d"
 check "... user:1 is Grace's again, with its TTL" sh -c 'test "$1" = Grace && test "$2" -gt 8000' _ \
 	"$(dst HGET user:1 name)" "$(dst TTL user:1)"
@@ -272,7 +208,7 @@ check "status: the copy was interrupted" grep -q 'interrupted' "$out"
 rbx resume "$run4" --yes
 expect_rc 0 "resume finishes the run"
 out_has "copied: 311 of 311 keys"
-snapshot "$PD" "$PWD" 0 >"$T/snap.d"
+redis_snapshot "$PD" "$PWD" 0 >"$T/snap.d"
 check "every key, value and TTL arrived after the resume" cmp -s "$T/snap.source" "$T/snap.d"
 check "the copy ran twice in the journal (interrupted, then again)" \
 	test "$(grep -c '"event":"step_start","step":"migrate.copy"' "$S/runs/$run4/journal.jsonl")" -ge 2

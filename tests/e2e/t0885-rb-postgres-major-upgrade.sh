@@ -14,43 +14,23 @@
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/sandbox.sh"
 
-# the newest PostgreSQL installed (Debian: /usr/lib/postgresql/N/bin; 15 on bookworm)
-B=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
-if [ -z "$B" ] || [ ! -x "$B/pg_upgrade" ] || ! id postgres >/dev/null 2>&1; then
-	echo "not ok 1 - the PostgreSQL server is not installed (Debian: apt-get install postgresql)"
-	exit 0
-fi
-MAJ=$("$B/postgres" --version | sed -n 's/^postgres (PostgreSQL) \([0-9]*\).*/\1/p')
-as_pg() {
-	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else sudo -n -u postgres -- "$@"; fi
-}
-# the servers are stopped whatever happens
+# the newest PostgreSQL installed ($PG_BIN: 15 on Debian 12); the servers
+# are stopped whatever happens
+pg_need pg_upgrade
 PG="$T/sb/pg"
-stop_servers() {
-	for d in "$PG/old" "$PG/new"; do
-		[ -f "$d/postmaster.pid" ] && as_pg "$B/pg_ctl" -D "$d" -m immediate -w stop >/dev/null 2>&1
-	done
-	return 0
-}
-trap 'stop_servers; rm -rf "$T"' EXIT
-trap 'exit 1' INT TERM HUP
-chmod 711 "$T" # postgres must reach the sandbox
+pg_stop_at_exit "$PG/old" "$PG/new"
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 OLD=$(free_port)
 TMP=$(free_port)
 while [ "$TMP" = "$OLD" ]; do TMP=$(free_port); done
 PG_OLD_PORT=$OLD
-PG_BIN=$B
 export PG_OLD_PORT PG_BIN
 sandbox postgres-major-upgrade
 RB="$TOP/runbooks/postgres-major-upgrade.yml"
 set -- --inventory "$INV" -p old_port="$OLD" -p temp_port="$TMP"
 
 q() { psql -X -At -h 127.0.0.1 -p "$1" -U postgres -d "$2" -c "$3" 2>/dev/null; }
-status_of() { as_pg "$B/pg_ctl" -D "$1" status >/dev/null 2>&1; echo $?; }
+status_of() { as_pg "$PG_BIN/pg_ctl" -D "$1" status >/dev/null 2>&1; echo $?; }
 # the state a run must leave when it rolled back, or never started
 serving() { test "$(q "$OLD" postgres 'show data_directory')" = "$1"; }
 rows() { q "$OLD" "$1" "select count(*) from $2"; }
@@ -63,10 +43,9 @@ old_is_back() {
 }
 # back to the sandbox's start: the new cluster gone, the old one running
 reset() {
-	[ -f "$PG/new/postmaster.pid" ] && as_pg "$B/pg_ctl" -D "$PG/new" -m fast -w stop >/dev/null
+	[ -f "$PG/new/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG/new" -m fast -w stop >/dev/null
 	rm -rf "$PG/new" "$PG/fault"
-	[ "$(status_of "$PG/old")" = 0 ] ||
-		as_pg "$B/pg_ctl" -D "$PG/old" -l "$PG/log/old.log" -w start >/dev/null
+	[ "$(status_of "$PG/old")" = 0 ] || pg_start "$PG/old" "$PG/log/old.log"
 }
 fault() { echo "$1" >"$PG/fault"; }
 
@@ -76,7 +55,7 @@ expect_rc 0 "plan"
 out_has "pg_upgrade --check -b '$PG/bin-old' -B '$PG/bin-new'"
 rb plan "$RB" "$@" --check
 expect_rc 0 "plan --check: the preconditions and probes pass"
-out_has "version_num=${MAJ}00"
+out_has "version_num=${PG_MAJ}00"
 out_has "collate=C.UTF-8"
 out_has "compare databases, tables and row counts @db … not checked (reads 'run.id'"
 old_is_back "plan"
@@ -168,25 +147,8 @@ old_is_back "failed pg_upgrade"
 # --- a kill during pg_upgrade, then resume -------------------------------------------------
 reset
 fault hang
-# as tests/sandbox.sh's run_until_hang, whose `kill -9 -- -PGID` dash refuses
-# ("Illegal number"): runbook killed while pg_upgrade hangs (a crash of the
-# operator's machine), then the step's process group (sudo, sh, the wrapper)
-rm -f "$PG/hang.pid"
-"$RUNBOOK" run "$RB" "$@" --yes >"$out" 2>"$err" </dev/null &
-rbpid=$!
-i=0
-while [ ! -s "$PG/hang.pid" ] && [ $i -lt 300 ] && kill -0 $rbpid 2>/dev/null; do
-	sleep 0.1
-	i=$((i + 1))
-done
-kill -9 $rbpid 2>/dev/null
-wait $rbpid 2>/dev/null
-rc=$?
+run_until_hang run "$RB" "$@" --yes
 expect_rc 137 "killed during pg_upgrade"
-pgid=$(ps -o pgid= -p "$(cat "$PG/hang.pid" 2>/dev/null || echo 0)" 2>/dev/null | tr -d ' ')
-[ -n "$pgid" ] && kill -9 "-$pgid" 2>/dev/null
-i=0
-while [ -n "$pgid" ] && ! group_gone "$pgid" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 run=$(run_id)
 check "killed: the old cluster is stopped, the new one not started" \
 	test "$(status_of "$PG/old")/$(status_of "$PG/new")" = 3/3

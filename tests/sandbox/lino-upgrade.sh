@@ -36,8 +36,7 @@
 # Each call is logged in $SHIM_STATE/calls.log as "manage.py ARGS" and obeys
 # $SHIM_STATE/inject like a shim (fail, failonce, hang); a hang in
 # `run …restore.py` happens after the database was flushed, as a kill in
-# the middle of a real restore leaves it (its pid also goes to
-# $SHIM_STATE/lino/hanging.pid, which run_until_hang does not remove).
+# the middle of a real restore leaves it.
 set -eu
 SB=$1
 PRJ=$SB/usr/local/lino/lino_local/mysite
@@ -141,10 +140,8 @@ def out(*a):
 
 
 def hang():
-    os.makedirs(os.path.join(STATE, "lino"), exist_ok=True)
-    for n in ("hanging", "lino/hanging.pid"):
-        with open(os.path.join(STATE, n), "w") as f:
-            f.write("%d\n" % PID)
+    with open(os.path.join(STATE, "hanging"), "w") as f:
+        f.write("%d\n" % PID)
     while True:
         time.sleep(1)
 

@@ -24,30 +24,28 @@
 #                      fail       exit 1 (pg_upgrade failed after it wrote)
 #                      lose-rows  delete 100 rows of shop.orders in the new
 #                                 cluster (the verification must see it)
-#                      hang       write its pid to SB/pg/hang.pid (and to
-#                                 $SHIM_STATE/hanging, for run_until_hang)
-#                                 and sleep until killed
+#                      hang       write its pid to $SHIM_STATE/hanging
+#                                 (for run_until_hang) and sleep until
+#                                 killed
 #   SB/pg/backup     backup_dir (empty), SB/pg/work workdir (empty)
 # Everything under SB/pg belongs to the postgres OS user, who runs the
 # servers (they refuse root).  The test stops the servers at exit.
 set -eu
 SB=$1
 : "${PG_OLD_PORT:?set PG_OLD_PORT to a free port}"
-B=${PG_BIN:-/usr/lib/postgresql/15/bin}
-as_pg() {
-	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else sudo -n -u postgres -- "$@"; fi
-}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+. "$(dirname "$0")/../pg.sh"
 # the servers run as postgres: it must reach SB, and write SB/shim/hanging
 chmod 755 "$SB"
 mkdir -p "$SB/shim" "$SB/pg/run" "$SB/pg/log" "$SB/pg/backup" "$SB/pg/work" "$SB/pg/bin-new"
 chmod 777 "$SB/shim"
 
-ln -s "$B" "$SB/pg/bin-old"
-for f in "$B"/*; do
+ln -s "$PG_BIN" "$SB/pg/bin-old"
+for f in "$PG_BIN"/*; do
 	ln -s "$f" "$SB/pg/bin-new/${f##*/}"
 done
 rm "$SB/pg/bin-new/pg_upgrade"
-sed -e "s|@SB@|$SB|g" -e "s|@B@|$B|g" >"$SB/pg/bin-new/pg_upgrade" <<'EOF'
+sed -e "s|@SB@|$SB|g" -e "s|@B@|$PG_BIN|g" >"$SB/pg/bin-new/pg_upgrade" <<'EOF'
 #!/bin/sh
 # test double: the real pg_upgrade, then the fault named in @SB@/pg/fault
 case " $* " in *" --check "*) exec @B@/pg_upgrade "$@" ;; esac
@@ -66,7 +64,6 @@ lose-rows)
 	@B@/pg_ctl -D @SB@/pg/new -w stop >/dev/null || exit 1
 	;;
 hang)
-	echo $$ >@SB@/pg/hang.pid
 	echo $$ >@SB@/shim/hanging
 	while :; do sleep 1; done
 	;;
@@ -76,13 +73,8 @@ EOF
 chmod 755 "$SB/pg/bin-new/pg_upgrade"
 chown -R postgres "$SB/pg"
 
-as_pg "$B/initdb" -D "$SB/pg/old" -U postgres -A trust -E UTF8 --locale=C.UTF-8 -k --no-sync >/dev/null
-cat >>"$SB/pg/old/postgresql.conf" <<EOF
-port = $PG_OLD_PORT
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$SB/pg/run'
-EOF
-as_pg "$B/pg_ctl" -D "$SB/pg/old" -l "$SB/pg/log/old.log" -w start >/dev/null
+pg_init "$SB/pg/old" "$PG_OLD_PORT" "$SB/pg/run" -A trust -E UTF8 --locale=C.UTF-8 -k
+pg_start "$SB/pg/old" "$SB/pg/log/old.log"
 psql -X -q -h 127.0.0.1 -p "$PG_OLD_PORT" -U postgres -v ON_ERROR_STOP=1 -d postgres <<'EOF'
 create role app login password 'app-pw';
 create database shop owner app;
