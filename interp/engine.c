@@ -606,7 +606,7 @@ static void settled_results(struct step_exec *x, const struct step_state *was)
  * (exported by the command wrapper) still there?  Read as the login user:
  * under sudo another user's environment cannot be read, and the wait is
  * skipped. */
-static bool remote_running(struct step_exec *x, const struct run_state *rs, const char *step)
+static bool remote_running(struct step_exec *x, const struct run_state *rs, const char *step, long long pgid)
 {
 	struct transport *t = x->host->tr;
 	if (!t || ssh_lost(t))
@@ -617,7 +617,14 @@ static bool remote_running(struct step_exec *x, const struct run_state *rs, cons
 	shell_quote_word(&cmd, tag1);
 	sbuf_adds(&cmd, " \"$f\" 2>/dev/null && grep -qzxF -e ");
 	shell_quote_word(&cmd, tag2);
-	sbuf_adds(&cmd, " \"$f\" 2>/dev/null && exit 0; done; exit 1");
+	sbuf_adds(&cmd, " \"$f\" 2>/dev/null || continue; ");
+	/* in the command's process group: a daemon it started (setsid)
+	 * carries the tags too, and outlives it */
+	if (pgid > 1)
+		sbuf_addf(&cmd, "set -- $(sed 's/^.*) //' \"${f%%/environ}/stat\" 2>/dev/null); [ \"$3\" = %lld ] || "
+				"continue; ",
+			  pgid);
+	sbuf_adds(&cmd, "exit 0; done; exit 1");
 	char *out = NULL, *why = NULL;
 	int rc = -1;
 	bool live = ssh_capture(t, sbuf_str(&cmd), &out, &rc, &why) == 0 && rc == 0;
@@ -631,7 +638,7 @@ static bool remote_running(struct step_exec *x, const struct run_state *rs, cons
 
 static bool orphan_running(struct step_exec *x, const struct run_state *rs, const struct step_state *was)
 {
-	return x->host->local ? step_running(rs, was->id, was->pgid) : remote_running(x, rs, was->id);
+	return x->host->local ? step_running(rs, was->id, was->pgid) : remote_running(x, rs, was->id, was->pgid);
 }
 
 static int wait_orphan(struct step_exec *x, const struct step_state *was)

@@ -643,11 +643,15 @@ bool step_running(const struct run_state *rs, const char *step, long long pgid)
 		long long ppid, pgrp;
 		if (!r || sscanf(r + 1, " %c %lld %lld", &state, &ppid, &pgrp) != 3 || state == 'Z')
 			continue;
-		/* ours: it carries the step's tags, or it is in the recorded
-		 * process group and its environment cannot be read (sudo) —
-		 * a readable one without the tags is a recycled pgid */
+		/* ours: it is in the recorded process group and carries the
+		 * step's tags, or its environment cannot be read (sudo) — a
+		 * readable one without the tags is a recycled pgid.  A process
+		 * that left the group (a daemon the step started: setsid,
+		 * pg_ctl start) carries the tags too, but the command is over
+		 * without it: waiting for it would wait forever. */
 		int tagged = environ_has(e->d_name, (const char *const *)tags, 2);
-		if (tagged == 1 || (tagged < 0 && pgid > 1 && pgrp == pgid))
+		bool in_group = pgid > 1 && pgrp == pgid;
+		if ((tagged == 1 && (pgid <= 1 || in_group)) || (tagged < 0 && in_group))
 			live = true;
 	}
 	if (d)

@@ -186,3 +186,38 @@ expect_rc 1 "sec: the step reading the masked output fails"
 out_has "'steps.show.stdout' has no value here"
 check "no *** reached a command" test ! -e "$T/sec-used"
 check "the secret is nowhere in the state folder" sh -c '! grep -rq hunter2 "$1"' _ "$RUNBOOK_STATE_DIR"
+
+# A daemon the interrupted step started (setsid: it leaves the step's
+# process group) carries the run's tags in its environment, but the step's
+# command is over without it: resume settles the step at once instead of
+# waiting for the daemon forever.
+rbk=$(file daemon.yml <<'EOF2'
+runbook: daemon
+params:
+  dir: { required: true }
+steps:
+  - id: start-daemon
+    run: |
+      setsid sleep 3271 </dev/null >/dev/null 2>&1 &
+      echo $! > {{ dir }}/daemon.pid
+      sleep 3272
+    check: test -s {{ dir }}/daemon.pid
+  - id: after
+    run: echo done > {{ dir }}/daemon-after
+EOF2
+)
+start run "$rbk" -p dir="$T"
+wait_for "$T/daemon.pid" >/dev/null
+sleep 0.2
+kill -KILL "$bgpid"
+wait "$bgpid" 2>/dev/null
+# the step's own command dies with the machine; the daemon lives on
+pg=$(ps -o pgid= -p "$(pgrep -f 'sleep 3272' | head -n 1)" 2>/dev/null | tr -d ' ')
+[ -n "$pg" ] && kill -KILL "-$pg" 2>/dev/null
+start resume daemon
+finish
+expect_rc 0 "daemon: resume settles the step by its check without waiting for the daemon"
+out_has "its check passes"
+check "daemon: the step after ran" test -s "$T/daemon-after"
+check "daemon: the daemon still runs (nobody killed it)" kill -0 "$(cat "$T/daemon.pid")"
+kill "$(cat "$T/daemon.pid")" 2>/dev/null
