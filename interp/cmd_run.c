@@ -640,10 +640,10 @@ static int resume_params(const struct opts *o, const struct run_state *rs, const
 				const struct param_def *def = &rb->params[d];
 				if (strcmp(def->name, name) || !def->env || (getenv(def->env) && *getenv(def->env)))
 					continue;
+				bool rolling = o->nargs && !strcmp(o->args[0], "rollback");
 				rb_error_add(err, "secret param '%s' came from $%s when the run started, and %s is empty or "
 						  "not set now: set it again, or give it (runbook %s %s -p %s=...)",
-					     name, def->env, def->env, o->nargs && !strcmp(o->args[0], "rollback") ? "rollback" : "resume", rs->run_id,
-					     name);
+					     name, def->env, def->env, rolling ? "rollback" : "resume", rs->run_id, name);
 				in->np = np;
 				return -1;
 			}
