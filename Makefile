@@ -31,11 +31,11 @@ UNIT    = $(wildcard tests/unit/*.c)
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=all
 
-.PHONY: all test unit e2e asan valgrind bench demo install clean FORCE
+.PHONY: all test unit e2e asan valgrind bench demo install clean fuzz fuzz-build FORCE
 
 ifneq ($(DEPS_OK),yes)
 # Build dependencies missing: install them (or name them), then re-enter.
-all test unit e2e asan valgrind bench demo install build/runbook:
+all test unit e2e asan valgrind bench demo install fuzz fuzz-build build/runbook:
 	@sh tests/deps.sh build
 	@$(MAKE) --no-print-directory $@
 else
@@ -68,6 +68,29 @@ build/asan/unit: $(UNIT) $(LIBSRCS) $(wildcard interp/*.h) build/prefix.stamp | 
 	  -DRUNBOOK_VERSION='"$(VERSION)"' -o $@ $(UNIT) $(LIBSRCS) $(PKG_LIBS)
 
 asan: build/asan/runbook build/asan/unit
+
+# libFuzzer targets (clang): tests/fuzz/fuzz_NAME.c -> build/fuzz/NAME.
+# `make fuzz` runs each for FUZZ_TIME seconds (tests/fuzz/run.sh).
+FUZZ_CC      ?= clang
+FUZZ_TIME    ?= 60
+FUZZ_TARGETS  = $(patsubst tests/fuzz/fuzz_%.c,%,$(filter-out tests/fuzz/fuzz_util.c,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_FLAGS    = -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+build/fuzz:
+	@mkdir -p $@
+
+build/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.c tests/fuzz/fuzz.h $(LIBSRCS) $(wildcard interp/*.h) \
+		build/prefix.stamp | build/fuzz
+	$(FUZZ_CC) $(CSTD) $(CWARNS) $(FUZZ_FLAGS) $(PKG_CFLAGS) -Iinterp -Itests/fuzz \
+	  -DRUNBOOK_DATADIR='"$(DATADIR)"' -DRUNBOOK_VERSION='"$(VERSION)"' \
+	  -o $@ $< tests/fuzz/fuzz_util.c $(LIBSRCS) $(PKG_LIBS)
+
+fuzz-build:
+	@sh tests/deps.sh fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=build/fuzz/%)
+
+fuzz: fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_TARGETS)
 
 # `make test`: unit tests under ASan+UBSan, then the end-to-end tests
 # against the normal build; the last line is `N passed, N failed`.

@@ -155,6 +155,8 @@ void sbuf_release(struct sbuf *sb)
 }
 
 static void add_msg(char ***arr, size_t *n, size_t *cap, struct pos at, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+static void add_msg(char ***arr, size_t *n, size_t *cap, struct pos at, const char *fmt, va_list ap)
 {
 	struct sbuf sb = {0};
 	if (at.file)

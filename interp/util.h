@@ -36,7 +36,7 @@ void sbuf_add(struct sbuf *sb, const void *data, size_t n);
 void sbuf_adds(struct sbuf *sb, const char *s);
 void sbuf_addc(struct sbuf *sb, char c);
 void sbuf_addf(struct sbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sbuf_vaddf(struct sbuf *sb, const char *fmt, va_list ap);
+void sbuf_vaddf(struct sbuf *sb, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 const char *sbuf_str(struct sbuf *sb); /* never NULL */
 char *sbuf_detach(struct sbuf *sb);   /* caller owns the result */
 void sbuf_reset(struct sbuf *sb);

@@ -45,6 +45,12 @@ if [ "$what" = test ]; then
 	have_cmd redis-cli || need="$need redis-tools"
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 fi
+if [ "$what" = fuzz ]; then
+	# libFuzzer and the sanitizers' runtime come with clang's compiler-rt
+	have_cmd clang || need="$need clang"
+	ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
+		need="$need libclang-rt-dev"
+fi
 if [ "$what" = bench ]; then
 	have_cmd hyperfine || need="$need hyperfine"
 	have_cmd ansible-playbook || need="$need ansible-core"
