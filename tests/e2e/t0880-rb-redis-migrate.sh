@@ -201,6 +201,10 @@ bgpid=
 cat "$out" "$err" >>"$T/all-output"
 check "killed before the copy ended (no step_end)" sh -c '! grep -qF "\"event\":\"step_end\",\"step\":\"migrate.copy\"" "$1"' _ \
 	"$S/runs/$run4/journal.jsonl"
+# the killed client's postponed RESTORE must be gone before the pause
+# ends, or the server could still run it (a race, not the runbook's)
+i=0
+while dst CLIENT LIST | grep -q 'cmd=restore' && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 dst CLIENT UNPAUSE >/dev/null
 check "nothing was copied yet" test "$(dst DBSIZE)" = 0
 rb status "$run4"
