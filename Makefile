@@ -69,6 +69,14 @@ build/asan/unit: $(UNIT) $(LIBSRCS) $(wildcard interp/*.h) build/prefix.stamp | 
 
 asan: build/asan/runbook build/asan/unit
 
+# The fault-injection build (interp/fault.h): tests/e2e/t0960-faults.sh
+# makes its journal, log, rename and spawn calls fail on demand.
+build/fault/runbook: $(SRCS) $(wildcard interp/*.h) build/prefix.stamp
+	@mkdir -p build/fault
+	$(CC) $(CSTD) $(CWARNS) -O1 -g -DRUNBOOK_FAULTS $(PKG_CFLAGS) -DRUNBOOK_DATADIR='"$(DATADIR)"' \
+	  -DRUNBOOK_VERSION='"$(VERSION)"' -o $@ $(SRCS) $(PKG_LIBS)
+	@ln -sfn ../runbooks build/runbooks && ln -sfn ../stdlib build/stdlib
+
 # libFuzzer targets (clang): tests/fuzz/fuzz_NAME.c -> build/fuzz/NAME.
 # `make fuzz` runs each for FUZZ_TIME seconds (tests/fuzz/run.sh).
 FUZZ_CC      ?= clang
@@ -94,7 +102,7 @@ fuzz: fuzz-build
 
 # `make test`: unit tests under ASan+UBSan, then the end-to-end tests
 # against the normal build; the last line is `N passed, N failed`.
-test: build/runbook build/asan/unit
+test: build/runbook build/asan/unit build/fault/runbook
 	@sh tests/deps.sh test
 	@sh tests/run.sh
 

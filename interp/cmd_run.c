@@ -7,6 +7,7 @@
  * and hands the engine what happened so far. */
 #include "cli.h"
 #include "engine.h"
+#include "fault.h"
 #include "hash.h"
 #include "journal.h"
 #include "lock.h"
@@ -134,7 +135,7 @@ static int write_durable(const char *path, const char *bytes, size_t n, struct r
 		close(fd);
 		errno = e;
 	}
-	if (rc == 0 && rename(tmp, path) < 0)
+	if (rc == 0 && ((errno = fault_hit(FP_RENAME)) != 0 || rename(tmp, path) < 0))
 		rc = -1;
 	if (rc < 0) {
 		rb_error_add(err, "cannot write %s: %s", path, strerror(errno));
@@ -363,6 +364,7 @@ int cmd_run(struct opts *o)
 	int code = EXIT_BAD;
 	struct plan *plan = NULL;
 	char *state = NULL, *run_id = NULL, *run_dir = NULL;
+	bool recorded = false; /* the run_start record is durable */
 	struct session S = {.jn = {.fd = -1}};
 	struct runbook *rb = runbook_load(path, &err);
 	if (!rb)
@@ -461,6 +463,7 @@ int cmd_run(struct opts *o)
 		goto out;
 	}
 	free(runs);
+	recorded = true;
 	remote_mirror_start(&S.remote, run_dir, &S.jn);
 	eo.jn = &S.jn;
 	eo.reconnected = remote_reconnected;
@@ -468,6 +471,9 @@ int cmd_run(struct opts *o)
 	code = engine_run(plan, &eo);
 out:
 	session_end(&S, &err);
+	/* a run folder whose run_start never became durable: nothing ran */
+	if (run_dir && !recorded)
+		run_dir_discard(run_dir);
 	plan_free(plan);
 	runbook_free(rb);
 	free(path);

@@ -1,6 +1,8 @@
 /* journal.c — see journal.h. */
 #include "journal.h"
 
+#include "fault.h"
+
 #include "hash.h"
 #include "rundir.h"
 
@@ -172,6 +174,14 @@ int journal_commit(struct journal *jn, bool sync)
 	sbuf_addf(sb, ",\"crc\":\"%08x\"}\n", crc);
 	const char *p = sb->buf;
 	size_t left = sb->len;
+	int fe = fault_hit(FP_JOURNAL_WRITE);
+	if (fe) {
+		/* half a record, then the failure: a torn record */
+		if (write(jn->fd, p, left / 2) < 0)
+			fe = errno;
+		jn->error = fe;
+		return -1;
+	}
 	while (left) {
 		ssize_t w = write(jn->fd, p, left);
 		if (w < 0 && errno == EINTR)
@@ -183,7 +193,7 @@ int journal_commit(struct journal *jn, bool sync)
 		p += w;
 		left -= (size_t)w;
 	}
-	if (sync && fdatasync(jn->fd) < 0) {
+	if (sync && (fdatasync(jn->fd) < 0 || (errno = fault_hit(FP_JOURNAL_SYNC)) != 0)) {
 		jn->error = errno;
 		return -1;
 	}

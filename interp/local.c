@@ -4,6 +4,7 @@
 #include "transport.h"
 
 #include "co.h"
+#include "fault.h"
 #include "plan.h"
 #include "sig.h"
 
@@ -181,8 +182,10 @@ static int local_exec(struct transport *t, const struct exec_req *req, struct ex
 		argv[ac] = NULL;
 	}
 	pid_t pid;
-	int rc = req->sudo ? posix_spawnp(&pid, "sudo", &fa, &attr, argv_env, env)
-			   : posix_spawn(&pid, "/bin/sh", &fa, &attr, (char *const *)argv, env);
+	int rc = fault_hit(FP_SPAWN);
+	if (!rc)
+		rc = req->sudo ? posix_spawnp(&pid, "sudo", &fa, &attr, argv_env, env)
+			       : posix_spawn(&pid, "/bin/sh", &fa, &attr, (char *const *)argv, env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	free(env);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,4 +101,15 @@ int step_log_open(const char *run_dir, int number, const char *id, const char *h
 	else
 		free(p);
 	return fd;
+}
+
+static int discard_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(flag == FTW_DP ? rmdir : unlink)(path);
+	return 0;
+}
+
+void run_dir_discard(const char *run_dir)
+{
+	nftw(run_dir, discard_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

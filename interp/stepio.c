@@ -5,8 +5,10 @@
  * are held, so memory stays flat whatever a step prints. */
 #include "engine.h"
 
+#include "fault.h"
 #include "ui.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,13 +43,24 @@ char *mask_secrets(const struct plan *p, const char *s, size_t n, size_t *outlen
 	return sbuf_detach(&sb);
 }
 
-static void write_all(int fd, const char *s, size_t n)
+/* A full log disk must not stop the step (the terminal still shows the
+ * output, the journal keeps what later steps read): the log is closed
+ * with one warning that says where it stops. */
+static void write_all(struct step_exec *x, const char *s, size_t n)
 {
-	while (n > 0) {
-		ssize_t w = write(fd, s, n);
-		if (w <= 0)
-			return; /* a full log disk must not stop the step: the
-				 * terminal still shows the output */
+	while (n > 0 && x->logfd >= 0) {
+		int fe = fault_hit(FP_LOG_WRITE);
+		ssize_t w = fe ? -1 : write(x->logfd, s, n);
+		if (w < 0 && !fe && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = fe ? fe : w < 0 ? errno : EIO;
+			ui_note(x->depth, "warning", "cannot write the step log %s (%s): it stops here; the step goes on",
+				x->logpath ? x->logpath : "", strerror(e));
+			close(x->logfd);
+			x->logfd = -1;
+			return;
+		}
 		s += w;
 		n -= (size_t)w;
 	}
@@ -67,7 +80,7 @@ void stepio_log(struct step_exec *x, const char *fmt, ...)
 	size_t n;
 	char *m = mask_secrets(x->eng->plan, sb.buf ? sb.buf : "", sb.len, &n);
 	flush_log(x);
-	write_all(x->logfd, m, n);
+	write_all(x, m, n);
 	free(m);
 	sbuf_release(&sb);
 }
@@ -141,7 +154,7 @@ static void match_line(struct step_exec *x, int stream, const char *line, size_t
 static void flush_log(struct step_exec *x)
 {
 	if (x->logfd >= 0 && x->logbuf.len)
-		write_all(x->logfd, x->logbuf.buf, x->logbuf.len);
+		write_all(x, x->logbuf.buf, x->logbuf.len);
 	sbuf_reset(&x->logbuf);
 }
 

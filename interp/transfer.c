@@ -16,6 +16,7 @@
  * transport does the work (SFTP for SSH hosts, plain files locally); with
  * sudo, which SFTP cannot do, a small shell script run through sudo
  * receives or sends the bytes on stdin/stdout. */
+#include "fault.h"
 #include "steps.h"
 
 #include "engine.h"
@@ -136,7 +137,7 @@ static int land(int fd, const char *tmp, const char *path, int mode, char **why)
 		unlink(tmp);
 		return -1;
 	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
+	if (close(fd) < 0 || (errno = fault_hit(FP_RENAME)) != 0 || rename(tmp, path) < 0) {
 		*why = xasprintf("cannot put %s in place: %s", path, strerror(errno));
 		unlink(tmp);
 		return -1;
