@@ -31,11 +31,11 @@ UNIT    = $(wildcard tests/unit/*.c)
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=all
 
-.PHONY: all test unit e2e asan valgrind bench demo install clean fuzz fuzz-build FORCE
+.PHONY: all test unit e2e asan valgrind bench demo install clean fuzz fuzz-build coverage FORCE
 
 ifneq ($(DEPS_OK),yes)
 # Build dependencies missing: install them (or name them), then re-enter.
-all test unit e2e asan valgrind bench demo install fuzz fuzz-build build/runbook:
+all test unit e2e asan valgrind bench demo install fuzz fuzz-build coverage build/runbook:
 	@sh tests/deps.sh build
 	@$(MAKE) --no-print-directory $@
 else
@@ -76,6 +76,27 @@ build/fault/runbook: $(SRCS) $(wildcard interp/*.h) build/prefix.stamp
 	$(CC) $(CSTD) $(CWARNS) -O1 -g -DRUNBOOK_FAULTS $(PKG_CFLAGS) -DRUNBOOK_DATADIR='"$(DATADIR)"' \
 	  -DRUNBOOK_VERSION='"$(VERSION)"' -o $@ $(SRCS) $(PKG_LIBS)
 	@ln -sfn ../runbooks build/runbooks && ln -sfn ../stdlib build/stdlib
+
+# Line coverage of interp/ from the whole suite (gcov): objects built
+# with --coverage into build/cov/, the unit tests and every end-to-end
+# test run against them, then tests/coverage.sh sums gcov's counts.
+COV_OBJS     = $(SRCS:interp/%.c=build/cov/obj/%.o)
+COV_LIBOBJS  = $(LIBSRCS:interp/%.c=build/cov/obj/%.o)
+
+build/cov/obj/%.o: interp/%.c build/prefix.stamp
+	@mkdir -p build/cov/obj
+	$(CC) $(CSTD) $(CWARNS) -O0 -g --coverage $(PKG_CFLAGS) -DRUNBOOK_DATADIR='"$(DATADIR)"' \
+	  -DRUNBOOK_VERSION='"$(VERSION)"' -c $< -o $@
+
+build/cov/runbook: $(COV_OBJS)
+	$(CC) --coverage -o $@ $(COV_OBJS) $(PKG_LIBS)
+	@ln -sfn ../runbooks build/runbooks && ln -sfn ../stdlib build/stdlib
+
+build/cov/unit: $(UNIT) $(COV_LIBOBJS)
+	$(CC) $(CSTD) $(CWARNS) -O0 -g --coverage $(PKG_CFLAGS) -Iinterp -o $@ $(UNIT) $(COV_LIBOBJS) $(PKG_LIBS)
+
+coverage: build/cov/runbook build/cov/unit build/fault/runbook
+	@sh tests/coverage.sh
 
 # libFuzzer targets (clang): tests/fuzz/fuzz_NAME.c -> build/fuzz/NAME.
 # `make fuzz` runs each for FUZZ_TIME seconds (tests/fuzz/run.sh).
