@@ -13,7 +13,6 @@
 #include "snapshot.h"
 #include "steps.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -138,16 +137,21 @@ static bool valid_ident(const char *s, bool dash)
 static bool reads_a_name(const char *s)
 {
 	for (const char *p = strstr(s, "{{"); p; p = strstr(p + 2, "{{")) {
-		const char *q = p + 2;
-		while (*q == ' ')
-			q++;
-		if (!(isalpha((unsigned char)*q) || *q == '_'))
-			continue;
-		while (isalnum((unsigned char)*q) || *q == '_' || *q == '.' || *q == '-')
-			q++;
-		while (*q == ' ')
-			q++;
-		if (*q == '|' || (q[0] == '}' && q[1] == '}'))
+		const char *end = strstr(p + 2, "}}");
+		if (!end)
+			break;
+		/* the name before a filter, spaces trimmed */
+		const char *a = p + 2, *b = end, *bar = memchr(a, '|', (size_t)(end - a));
+		if (bar)
+			b = bar;
+		while (a < b && *a == ' ')
+			a++;
+		while (b > a && b[-1] == ' ')
+			b--;
+		char *name = xstrndup(a, (size_t)(b - a));
+		bool is = tmpl_valid_name(name);
+		free(name);
+		if (is)
 			return true;
 	}
 	return false;

@@ -473,7 +473,7 @@ out:
 	session_end(&S, &err);
 	/* a run folder whose run_start never became durable: nothing ran */
 	if (run_dir && !recorded)
-		run_dir_discard(run_dir);
+		remove_tree(run_dir);
 	plan_free(plan);
 	runbook_free(rb);
 	free(path);

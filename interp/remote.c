@@ -12,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -595,15 +594,6 @@ static bool unfinished(const char *state_dir, const char *id, const char *text, 
 	return yes;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path); /* best effort: what stays is said by the error */
-	return 0;
-}
-
 /* Copies the run from h's mirror into STATE/runs/ID; on failure nothing
  * is left there (a half copy would pass for a run to resume). */
 static int fetch_run(struct host *h, const char *id, const char *state_dir, const char *journal, size_t jn,
@@ -615,7 +605,7 @@ static int fetch_whole(struct host *h, const char *id, const char *state_dir, co
 	if (fetch_run(h, id, state_dir, journal, jn, err) == 0)
 		return 0;
 	char *local = xasprintf("%s/runs/%s", state_dir, id);
-	nftw(local, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	remove_tree(local);
 	free(local);
 	return -1;
 }

@@ -103,13 +103,13 @@ int step_log_open(const char *run_dir, int number, const char *id, const char *h
 	return fd;
 }
 
-static int discard_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-	(flag == FTW_DP ? rmdir : unlink)(path);
+	remove(path); /* best effort: what stays is said by the caller's error */
 	return 0;
 }
 
-void run_dir_discard(const char *run_dir)
+void remove_tree(const char *path)
 {
-	nftw(run_dir, discard_entry, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

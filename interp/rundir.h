@@ -19,9 +19,9 @@ char *run_id_new(const char *runbook_name, char *started_iso, size_t n);
  * run folder (malloc'ed) or NULL with err set. */
 char *run_dir_create(const char *state_dir, const char *run_id, struct rb_error *err);
 
-/* Removes a run folder that was never recorded (its journal has no
- * run_start: nothing ran), so that no half-made run is listed. */
-void run_dir_discard(const char *run_dir);
+/* Removes a folder and everything in it, symlinks not followed, best
+ * effort (a run folder that was never recorded, a half-fetched one). */
+void remove_tree(const char *path);
 
 /* Opens (appending) the log of one step.  Returns an fd or -1. */
 int step_log_open(const char *run_dir, int number, const char *id, const char *host, char **path);
