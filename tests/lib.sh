@@ -7,6 +7,7 @@
 #   expect_rc N "what"   the last rb exited N
 #   out_has TEXT / err_has TEXT / out_lacks TEXT / err_lacks TEXT
 #   gone PID / group_gone PGID   a process (group) has ended
+#   free_port [ADDR]     a free TCP port on ADDR (default 127.0.0.1)
 #   wait_for FILE [TEXT] up to ~20 s for FILE to be non-empty, or to hold
 #                        TEXT (a wait, not a timing assertion)
 #   start ARGS / finish  the binary in the background ($bgpid), then its
@@ -91,6 +92,13 @@ file() {
 	mkdir -p "$(dirname "$T/$1")"
 	cat >"$T/$1"
 	printf '%s\n' "$T/$1"
+}
+
+# free_port [ADDR]: a TCP port free on ADDR (default 127.0.0.1) — best
+# effort: the kernel picks one, which may be taken by the time it is used
+free_port() {
+	python3 -c 'import socket,sys
+s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1]); s.close()' "${1:-127.0.0.1}"
 }
 
 # wait_for FILE [TEXT]: up to ~20 s for FILE to be non-empty (or to hold

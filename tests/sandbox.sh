@@ -29,7 +29,7 @@
 #
 # Real servers on loopback.  Each is stopped at exit, even on INT, TERM or
 # HUP (starting or registering one makes those signals end the test):
-#   free_port      prints a TCP port that is free on 127.0.0.1
+#   (free_port is tests/lib.sh's)
 #   redis_start NAME [ARGS...]  a redis-server (ARGS added to its options)
 #                  on a free loopback port, its files in $T/redis/NAME (log,
 #                  redis.pid); returns once it accepts connections; sets $port
@@ -130,10 +130,6 @@ kill_hanging() {
 		while ! group_gone "$_pg" && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
 	fi
 	rm -f "${SHIM_STATE:-/nonexistent}/hanging"
-}
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # A port taken by someone else makes the server exit: another is tried.

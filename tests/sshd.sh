@@ -47,12 +47,6 @@ sshd_setup() {
 	if [ "$(id -u)" = 0 ] && [ ! -d /run/sshd ]; then mkdir -p /run/sshd && chmod 755 /run/sshd; fi
 }
 
-# A free TCP port on ADDR (best effort: the kernel picks one).
-_free_port() {
-	python3 -c 'import socket,sys
-s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1]); s.close()' "$1"
-}
-
 sshd_start() {
 	_name=$1
 	_addr=${2:-127.0.0.1}
@@ -61,7 +55,7 @@ sshd_start() {
 	_tries=0
 	while [ $_tries -lt 5 ]; do
 		_tries=$((_tries + 1))
-		SSHD_PORT=$(_free_port "$_addr")
+		SSHD_PORT=$(free_port "$_addr")
 		cat >"$_d/$_name.conf" <<EOF
 ListenAddress $_addr:$SSHD_PORT
 HostKey $_d/$_name.key
@@ -154,7 +148,7 @@ sshd_authorize() {
 	chmod 600 "$T/ssh/authorized_keys"
 }
 
-sshd_closed_port() { _free_port "${1:-127.0.0.1}"; }
+sshd_closed_port() { free_port "${1:-127.0.0.1}"; }
 
 sshd_agent() {
 	_a=$(ssh-agent -s -a "$T/agent.sock") || return 1

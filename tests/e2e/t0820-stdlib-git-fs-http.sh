@@ -28,10 +28,13 @@ export GIT_CONFIG_NOSYSTEM=1
 
 # --- the HTTP server ----------------------------------------------------------
 cat >"$T/server.py" <<'EOF'
-import http.server, os, sys
+import sys
+sys.path.insert(0, sys.argv[3])
+import httpd
 portfile, log = sys.argv[1], open(sys.argv[2], "a")
 seen = {}
-class H(http.server.BaseHTTPRequestHandler):
+class H(httpd.Handler):
+    content_type = "text/plain"
     def do_GET(self):
         log.write(self.path + "\n"); log.flush()
         path = self.path.split("?")[0]
@@ -41,28 +44,16 @@ class H(http.server.BaseHTTPRequestHandler):
         if path.startswith("/flaky/") or path == "/ok":
             return self.answer(200, "status: ok\nversion 2.0\n")
         return self.answer(404, "not found\n")
-    def answer(self, code, body):
-        self.send_response(code)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body.encode())
-    def log_message(self, *a):
-        pass
-srv = http.server.HTTPServer(("127.0.0.1", 0), H)
-with open(portfile + ".tmp", "w") as f:
-    f.write(str(srv.server_address[1]))
-os.rename(portfile + ".tmp", portfile)
-srv.serve_forever()
+httpd.serve(H, portfile)
 EOF
-python3 "$T/server.py" "$T/port" "$T/http.log" &
+python3 "$T/server.py" "$T/port" "$T/http.log" "$TOP/tests" &
 srv_pid=$!
 trap 'kill "$srv_pid" 2>/dev/null; rm -rf "$T"' EXIT
 wait_for "$T/port" || { echo "Bail out! the HTTP server did not start"; exit 1; }
 port=$(cat "$T/port")
 base="http://127.0.0.1:$port"
 # a port nothing listens on
-closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+closed=$(free_port)
 
 # --- the repositories ---------------------------------------------------------
 g="$T/g"

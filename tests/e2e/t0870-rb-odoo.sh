@@ -48,7 +48,9 @@ pg -c "CREATE ROLE $DBI LOGIN" -c "CREATE ROLE $DBP LOGIN" >/dev/null
 
 # --- the fake Odoo status pages: /STACK/monitoring/status ---------------------
 cat >"$T/health.py" <<'EOF'
-import http.server, os, sys
+import os, sys
+sys.path.insert(0, sys.argv[3])
+import httpd
 portfile, state = sys.argv[1], sys.argv[2]
 def read(path, default=""):
     try:
@@ -56,7 +58,7 @@ def read(path, default=""):
             return f.read().strip()
     except OSError:
         return default
-class H(http.server.BaseHTTPRequestHandler):
+class H(httpd.Handler):
     def do_GET(self):
         d = os.path.join(state, "rancher", self.path.split("/")[1])
         st, image = read(d + "/state"), read(d + "/image")
@@ -72,20 +74,9 @@ class H(http.server.BaseHTTPRequestHandler):
         if image in read(os.path.join(state, "unhealthy")).split():
             return self.answer(500, '{"status": 0}\n')
         return self.answer(200, '{"status": 1}\n')
-    def answer(self, code, body):
-        self.send_response(code)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body.encode())
-    def log_message(self, *a):
-        pass
-srv = http.server.HTTPServer(("127.0.0.1", 0), H)
-with open(portfile + ".tmp", "w") as f:
-    f.write(str(srv.server_address[1]))
-os.rename(portfile + ".tmp", portfile)
-srv.serve_forever()
+httpd.serve(H, portfile)
 EOF
-python3 "$T/health.py" "$T/port" "$T/sb/shim" &
+python3 "$T/health.py" "$T/port" "$T/sb/shim" "$TOP/tests" &
 srv_pid=$!
 wait_for "$T/port" || { echo "Bail out! the health server did not start"; exit 1; }
 hport=$(cat "$T/port")
