@@ -99,7 +99,8 @@ coverage: build/cov/runbook build/cov/unit build/fault/runbook
 	@sh tests/coverage.sh
 
 # libFuzzer targets (clang): tests/fuzz/fuzz_NAME.c -> build/fuzz/NAME.
-# `make fuzz` runs each for FUZZ_TIME seconds (tests/fuzz/run.sh).
+# `make fuzz` runs each for FUZZ_TIME seconds, FUZZ_JOBS at a time
+# (tests/fuzz/run.sh).
 FUZZ_CC      ?= clang
 FUZZ_TIME    ?= 60
 FUZZ_TARGETS  = $(patsubst tests/fuzz/fuzz_%.c,%,$(filter-out tests/fuzz/fuzz_util.c,$(wildcard tests/fuzz/fuzz_*.c)))

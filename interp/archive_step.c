@@ -90,7 +90,7 @@ static int failed(struct step_exec *x, char *why, long long deadline)
 	if (sig_interrupted()) {
 		x->interrupted = true;
 		free(why);
-		x->why = xasprintf("interrupted by signal %d", sig_interrupted());
+		x->why = xasprintf("interrupted by %s", sig_interrupt_text());
 	} else if (deadline && now_ms() >= deadline) {
 		/* whatever broke off last (a verification, a stream) */
 		free(why);
@@ -118,7 +118,7 @@ static int outcome(struct step_exec *x, const struct exec_result *res, bool ok, 
 		x->why = xasprintf("%s: %s", what, res->error);
 	} else if (res->interrupted) {
 		x->interrupted = true;
-		x->why = xasprintf("interrupted by signal %d", sig_interrupted());
+		x->why = xasprintf("interrupted by %s", sig_interrupt_text());
 	} else if (res->timed_out) {
 		char d[32];
 		format_duration(d, sizeof(d), x->timeout_ms);
@@ -778,16 +778,9 @@ static la_ssize_t tar_out_write(struct archive *a, void *ctx, const void *buf, s
 		archive_set_error(a, ECANCELED, "abandoned");
 		return -1;
 	}
-	const char *p = buf;
-	for (size_t off = 0; off < n;) {
-		ssize_t k = write(o->fd, p + off, n - off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			archive_set_error(a, errno, "%s", strerror(errno));
-			return -1;
-		}
-		off += (size_t)k;
+	if (write_full(o->fd, buf, n, FP_FILE_WRITE) < 0) {
+		archive_set_error(a, errno, "%s", strerror(errno));
+		return -1;
 	}
 	return (la_ssize_t)n;
 }

@@ -120,16 +120,7 @@ static int write_durable(const char *path, const char *bytes, size_t n, struct r
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	int rc = -1;
 	if (fd >= 0) {
-		size_t off = 0;
-		while (off < n) {
-			ssize_t w = write(fd, bytes + off, n - off);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				break;
-			off += (size_t)w;
-		}
-		if (off == n && fsync(fd) == 0)
+		if (write_full(fd, bytes, n, FP_FILE_WRITE) == 0 && fsync(fd) == 0)
 			rc = 0;
 		int e = errno;
 		close(fd);

@@ -880,6 +880,7 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, struct host *h, 
 		ui_step_begin(number, total, title, hostname, ps->depth);
 
 	long long delay = st->delay_ms;
+	bool unrecorded = false;
 	for (x.attempt = run_it ? 1 : x.attempt; run_it && x.attempt <= st->attempts; x.attempt++) {
 		if (x.attempt > 1)
 			stepio_log(&x, "# attempt %d of %d\n", x.attempt, st->attempts);
@@ -893,6 +894,7 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, struct host *h, 
 		if (!engine_commit(E, true)) {
 			x.why = xstrdup(E->jfail);
 			ok = -1;
+			unrecorded = true;
 			break;
 		}
 		bool last = x.attempt == st->attempts;
@@ -922,6 +924,8 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, struct host *h, 
 	long long ms = now_ms() - t0;
 	if (ok == 0)
 		status = "ok";
+	else if (unrecorded)
+		status = "not run"; /* its start could not be recorded: it never began */
 	else if (x.interrupted)
 		status = "interrupted";
 	else if (x.paused)
@@ -949,7 +953,7 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, struct host *h, 
 	/* every matching diagnosis is shown: on failure as hints, else as notes */
 	for (size_t i = 0; i < x.nhits; i++)
 		ui_note(ps->depth, ok == 0 ? "note" : "hint", "%s", x.hits[i].hint);
-	if (ok != 0 && x.logpath && !x.paused)
+	if (ok != 0 && x.logpath && !x.paused && !unrecorded)
 		ui_note(ps->depth, "log", "%s", x.logpath);
 	j = event_leaf(&x, "end");
 	json_kstr(j, "status", status);

@@ -7,17 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const names[] = {"journal-write", "journal-sync", "log-write", "rename", "spawn"};
+static const char *const names[] = {"journal-write", "journal-sync", "log-write", "file-write", "rename", "spawn"};
 
-static int errno_of(const char *s)
+static int errno_of(const char *s, size_t n)
 {
 	static const struct {
 		const char *name;
 		int e;
 	} v[] = {{"EIO", EIO}, {"ENOSPC", ENOSPC}, {"EAGAIN", EAGAIN}, {"ENOMEM", ENOMEM},
-		 {"EDQUOT", EDQUOT}, {"EROFS", EROFS}, {"EACCES", EACCES}, {"EXDEV", EXDEV}};
+		 {"EDQUOT", EDQUOT}, {"EROFS", EROFS}, {"EACCES", EACCES}, {"EXDEV", EXDEV},
+		 {"SHORT", FAULT_SHORT}};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-		if (!strcmp(s, v[i].name))
+		if (strlen(v[i].name) == n && !strncmp(s, v[i].name, n))
 			return v[i].e;
 	int e = atoi(s);
 	return e > 0 ? e : EIO;
@@ -27,18 +28,24 @@ int fault_hit(enum fault_point p)
 {
 	static long calls[sizeof(names) / sizeof(names[0])];
 	const char *spec = getenv("RUNBOOK_FAULT");
-	size_t len = strlen(names[p]);
-	if (!spec || strncmp(spec, names[p], len) || spec[len] != ':')
+	if (!spec)
 		return 0;
-	char *end;
-	long n = strtol(spec + len + 1, &end, 10);
-	bool after = *end == '+';
-	if (after)
-		end++;
 	long k = ++calls[p];
-	if (k != n && !(after && k > n))
-		return 0;
-	return *end == ':' ? errno_of(end + 1) : EIO;
+	size_t len = strlen(names[p]);
+	/* a comma-separated list; the first item that names p and hits wins */
+	for (const char *s = spec; *s; s += strcspn(s, ","), s += *s == ',') {
+		if (strncmp(s, names[p], len) || s[len] != ':')
+			continue;
+		char *end;
+		long n = strtol(s + len + 1, &end, 10);
+		bool after = *end == '+';
+		if (after)
+			end++;
+		if (k != n && !(after && k > n))
+			continue;
+		return *end == ':' ? errno_of(end + 1, strcspn(end + 1, ",")) : EIO;
+	}
+	return 0;
 }
 #else
 /* an empty translation unit is not ISO C */

@@ -265,8 +265,8 @@ int hostkey_pin(const char *file, const char *address, int port, const struct ho
 			close(rfd);
 		}
 	}
-	if ((last != '\n' && write(fd, "\n", 1) != 1) || write(fd, line.buf, line.len) != (ssize_t)line.len ||
-	    fsync(fd) < 0) {
+	if ((last != '\n' && write_full(fd, "\n", 1, FP_FILE_WRITE) < 0) ||
+	    write_full(fd, line.buf, line.len, FP_FILE_WRITE) < 0 || fsync(fd) < 0) {
 		*why = xasprintf("cannot write %s: %s", file, strerror(errno));
 		close(fd);
 		goto out;

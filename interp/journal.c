@@ -172,26 +172,11 @@ int journal_commit(struct journal *jn, bool sync)
 	struct sbuf *sb = &jn->rec.sb;
 	uint32_t crc = crc32_update(jn->seed, sb->buf, sb->len);
 	sbuf_addf(sb, ",\"crc\":\"%08x\"}\n", crc);
-	const char *p = sb->buf;
-	size_t left = sb->len;
-	int fe = fault_hit(FP_JOURNAL_WRITE);
-	if (fe) {
-		/* half a record, then the failure: a torn record */
-		if (write(jn->fd, p, left / 2) < 0)
-			fe = errno;
-		jn->error = fe;
+	/* a failed write may leave part of the record: replay drops a torn
+	 * last line, and nothing more is appended after it */
+	if (write_full(jn->fd, sb->buf, sb->len, FP_JOURNAL_WRITE) < 0) {
+		jn->error = errno;
 		return -1;
-	}
-	while (left) {
-		ssize_t w = write(jn->fd, p, left);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			jn->error = w < 0 ? errno : EIO;
-			return -1;
-		}
-		p += w;
-		left -= (size_t)w;
 	}
 	if (sync && (fdatasync(jn->fd) < 0 || (errno = fault_hit(FP_JOURNAL_SYNC)) != 0)) {
 		jn->error = errno;

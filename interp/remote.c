@@ -553,17 +553,10 @@ static int save(const char *path, const char *bytes, size_t n, struct rb_error *
 		rb_error_add(err, "cannot create %s: %s", path, strerror(errno));
 		return -1;
 	}
-	size_t off = 0;
-	while (off < n) {
-		ssize_t w = write(fd, bytes + off, n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			rb_error_add(err, "cannot write %s: %s", path, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		off += (size_t)w;
+	if (write_full(fd, bytes, n, FP_FILE_WRITE) < 0) {
+		rb_error_add(err, "cannot write %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
 	}
 	if (fsync(fd) < 0 || close(fd) < 0) {
 		rb_error_add(err, "cannot write %s: %s", path, strerror(errno));

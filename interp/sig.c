@@ -66,6 +66,20 @@ int sig_interrupted(void)
 	return interrupted;
 }
 
+const char *sig_interrupt_text(void)
+{
+	switch (interrupted) {
+	case SIGINT:
+		return "SIGINT (Ctrl-C)";
+	case SIGTERM:
+		return "SIGTERM";
+	case SIGHUP:
+		return "SIGHUP (the terminal was closed)";
+	default:
+		return "a signal";
+	}
+}
+
 void sig_clear(void)
 {
 	interrupted = 0;

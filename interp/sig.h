@@ -14,6 +14,9 @@ int sig_fd(void);
 int sig_drain(void);
 /* The first interrupting signal received (SIGINT, SIGTERM, SIGHUP), or 0. */
 int sig_interrupted(void);
+/* What interrupted the run, for the operator and the journal:
+ * "SIGINT (Ctrl-C)", "SIGTERM", "SIGHUP (the terminal was closed)". */
+const char *sig_interrupt_text(void);
 /* Clears the interrupt state (after it has been handled). */
 void sig_clear(void);
 /* Signals whose disposition a child must get back to default. */

@@ -243,17 +243,10 @@ static la_ssize_t write_cb(struct archive *a, void *ctx, const void *buf, size_t
 		archive_set_error(a, ECANCELED, "abandoned");
 		return -1;
 	}
-	const char *p = buf;
-	for (size_t off = 0; off < n;) {
-		ssize_t k = write(w->fd, p + off, n - off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			w->werr = errno;
-			archive_set_error(a, errno, "cannot write %s: %s", w->tmp, strerror(errno));
-			return -1;
-		}
-		off += (size_t)k;
+	if (write_full(w->fd, buf, n, FP_FILE_WRITE) < 0) {
+		w->werr = errno;
+		archive_set_error(a, errno, "cannot write %s: %s", w->tmp, strerror(errno));
+		return -1;
 	}
 	sha256_update(&w->hash, buf, n);
 	w->written += (long long)n;

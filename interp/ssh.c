@@ -1646,19 +1646,11 @@ static int ssh_get(struct transport *t, struct get_req *r, char **why, bool *los
 			rc = -1;
 			break;
 		}
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(r->dst_fd, buf + off, (size_t)(n - off));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0) {
-				*why = xasprintf("cannot write the download: %s", strerror(errno));
-				rc = -1;
-				break;
-			}
-			off += w;
-		}
-		if (rc < 0)
+		if (write_full(r->dst_fd, buf, (size_t)n, FP_FILE_WRITE) < 0) {
+			*why = xasprintf("cannot write %s: %s", r->dst, strerror(errno));
+			rc = -1;
 			break;
+		}
 		r->size += n;
 	}
 	sftp_close(c, fh);

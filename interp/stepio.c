@@ -48,22 +48,12 @@ char *mask_secrets(const struct plan *p, const char *s, size_t n, size_t *outlen
  * with one warning that says where it stops. */
 static void write_all(struct step_exec *x, const char *s, size_t n)
 {
-	while (n > 0 && x->logfd >= 0) {
-		int fe = fault_hit(FP_LOG_WRITE);
-		ssize_t w = fe ? -1 : write(x->logfd, s, n);
-		if (w < 0 && !fe && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int e = fe ? fe : w < 0 ? errno : EIO;
-			ui_note(x->depth, "warning", "cannot write the step log %s (%s): it stops here; the step goes on",
-				x->logpath ? x->logpath : "", strerror(e));
-			close(x->logfd);
-			x->logfd = -1;
-			return;
-		}
-		s += w;
-		n -= (size_t)w;
-	}
+	if (x->logfd < 0 || write_full(x->logfd, s, n, FP_LOG_WRITE) == 0)
+		return;
+	ui_note(x->depth, "warning", "cannot write the step log %s (%s): it stops here; the step goes on",
+		x->logpath ? x->logpath : "", strerror(errno));
+	close(x->logfd);
+	x->logfd = -1;
 }
 
 static void flush_log(struct step_exec *x);

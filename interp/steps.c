@@ -55,9 +55,12 @@ int step_check(struct step_exec *x)
 	if (res.lost) {
 		x->interrupted = x->lost = true;
 		x->why = xstrdup(res.error);
-	} else if (res.error)
+	} else if (res.error) {
+		/* the action may have taken effect: failing the step would make
+		 * resume run it again, where its check can settle it */
+		x->interrupted = true;
 		x->why = xasprintf("check could not run: %s", res.error);
-	else if (res.interrupted) {
+	} else if (res.interrupted) {
 		x->interrupted = true;
 		x->why = xstrdup("interrupted during the check");
 	} else if (res.timed_out)
@@ -116,7 +119,7 @@ static int run_command(struct step_exec *x)
 		x->why = xstrdup(res.error);
 	else if (res.interrupted) {
 		x->interrupted = true;
-		x->why = xasprintf("interrupted by signal %d", sig_interrupted());
+		x->why = xasprintf("interrupted by %s", sig_interrupt_text());
 	} else if (res.timed_out) {
 		char d[32];
 		format_duration(d, sizeof(d), x->timeout_ms);

@@ -146,7 +146,9 @@ static int land(int fd, const char *tmp, const char *path, int mode, char **why)
 	return 0;
 }
 
-static int copy_fd(int from, int to, long long *n, long long deadline, char **why)
+/* Copies from into to until the end; src and dst name them in errors. */
+static int copy_fd(int from, const char *src, int to, const char *dst, long long *n, long long deadline,
+		   char **why)
 {
 	char buf[65536];
 	*n = 0;
@@ -159,20 +161,14 @@ static int copy_fd(int from, int to, long long *n, long long deadline, char **wh
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			*why = xasprintf("read failed: %s", strerror(errno));
+			*why = xasprintf("cannot read %s: %s", src, strerror(errno));
 			return -1;
 		}
 		if (r == 0)
 			return 0;
-		for (ssize_t off = 0; off < r;) {
-			ssize_t w = write(to, buf + off, (size_t)(r - off));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0) {
-				*why = xasprintf("write failed: %s", strerror(errno));
-				return -1;
-			}
-			off += w;
+		if (write_full(to, buf, (size_t)r, FP_FILE_WRITE) < 0) {
+			*why = xasprintf("cannot write %s: %s", dst, strerror(errno));
+			return -1;
 		}
 		*n += r;
 	}
@@ -184,18 +180,10 @@ void collect_data(void *ctx, int stream, const char *buf, size_t n)
 {
 	struct collect *c = ctx;
 	if (stream == 1 && c->fd >= 0) {
-		while (n && !c->werr) {
-			ssize_t w = write(c->fd, buf, n);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0) {
-				/* nobody reads any more: stop the command */
-				c->werr = errno;
-				c->cancel = true;
-				break;
-			}
-			buf += w;
-			n -= (size_t)w;
+		if (!c->werr && write_full(c->fd, buf, n, FP_FILE_WRITE) < 0) {
+			/* nobody reads any more: stop the command */
+			c->werr = errno;
+			c->cancel = true;
 		}
 	} else if (stream == 2) {
 		/* the last 16 KiB: a failing command says why at the end */
@@ -286,7 +274,7 @@ static int sudo_put(struct step_exec *x, int src_fd, const char *dest, int mode,
 	return rc;
 }
 
-static int sudo_get(struct step_exec *x, const char *src, int dst_fd, int *mode, char **why)
+static int sudo_get(struct step_exec *x, const char *src, int dst_fd, const char *dst, int *mode, char **why)
 {
 	struct sbuf cmd = {0};
 	/* the mode first, on stderr, then the bytes */
@@ -308,7 +296,7 @@ static int sudo_get(struct step_exec *x, const char *src, int dst_fd, int *mode,
 		*why = shell_why(&res, &c, "reading through sudo");
 		rc = -1;
 	} else if (c.werr) {
-		*why = xasprintf("cannot write the download: %s", strerror(c.werr));
+		*why = xasprintf("cannot write %s: %s", dst, strerror(c.werr));
 		rc = -1;
 	} else {
 		*mode = (int)strtol(sbuf_str(&c.err), NULL, 8) & 0777;
@@ -332,7 +320,7 @@ static int put(struct step_exec *x, int src_fd, const char *buf, size_t len, con
 		if (fd < 0) {
 			/* the content as a file to feed sudo's stdin */
 			fd = memfd_create("runbook-write", MFD_CLOEXEC);
-			if (fd < 0 || write(fd, buf, len) != (ssize_t)len || lseek(fd, 0, SEEK_SET) < 0) {
+			if (fd < 0 || write_full(fd, buf, len, FP_FILE_WRITE) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
 				*why = xasprintf("cannot stage the content: %s", strerror(errno));
 				if (fd >= 0)
 					close(fd);
@@ -473,12 +461,12 @@ int run_download(struct step_exec *x)
 	int mode = 0644;
 	long long size = 0;
 	if (exec_uses_sudo(x)) {
-		rc = sudo_get(x, from, fd, &mode, &x->why);
+		rc = sudo_get(x, from, fd, to, &mode, &x->why);
 		struct stat st;
 		if (rc == 0 && fstat(fd, &st) == 0)
 			size = st.st_size;
 	} else {
-		struct get_req r = {.src = from, .dst_fd = fd, .deadline = xfer_deadline(x)};
+		struct get_req r = {.src = from, .dst_fd = fd, .dst = to, .deadline = xfer_deadline(x)};
 		bool lost = false;
 		struct transport *t = exec_transport(x, &x->why);
 		rc = t ? t->ops->get(t, &r, &x->why, &lost) : -1;
@@ -517,18 +505,11 @@ int local_put(struct transport *t, const struct put_req *r, char **why, bool *lo
 	long long n = 0;
 	int rc = 0;
 	if (r->src_fd >= 0) {
-		rc = copy_fd(r->src_fd, fd, &n, r->deadline, why);
+		rc = copy_fd(r->src_fd, "the source", fd, r->dest, &n, r->deadline, why);
 	} else {
-		for (size_t off = 0; off < r->len && rc == 0;) {
-			ssize_t w = write(fd, r->buf + off, r->len - off);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0) {
-				*why = xasprintf("cannot write %s: %s", tmp, strerror(errno));
-				rc = -1;
-			} else {
-				off += (size_t)w;
-			}
+		if (write_full(fd, r->buf, r->len, FP_FILE_WRITE) < 0) {
+			*why = xasprintf("cannot write %s: %s", r->dest, strerror(errno));
+			rc = -1;
 		}
 	}
 	if (rc < 0) {
@@ -553,7 +534,7 @@ int local_get(struct transport *t, struct get_req *r, char **why, bool *lost)
 		return -1;
 	}
 	r->mode = (int)(st.st_mode & 0777);
-	int rc = copy_fd(fd, r->dst_fd, &r->size, r->deadline, why);
+	int rc = copy_fd(fd, r->src, r->dst_fd, r->dst, &r->size, r->deadline, why);
 	close(fd);
 	return rc;
 }

@@ -61,6 +61,7 @@ struct put_req {
 struct get_req {
 	const char *src;
 	int dst_fd;               /* written to (not owned) */
+	const char *dst;          /* what dst_fd becomes, for errors */
 	int mode;                 /* out: the source's permission bits */
 	long long size;           /* out: bytes copied */
 	long long deadline;

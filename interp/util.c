@@ -432,6 +432,36 @@ int read_file(const char *path, char **out, size_t *len)
 	return 0;
 }
 
+int write_full(int fd, const void *buf, size_t n, enum fault_point fp)
+{
+	const char *p = buf;
+	(void)fp; /* unused without RUNBOOK_FAULTS */
+	while (n > 0) {
+		size_t want = n;
+		int fe = fault_hit(fp);
+		if (fe == FAULT_SHORT) {
+			want = n > 1 ? n / 2 : 1;
+		} else if (fe) {
+			/* what a disk that fills up does: part of it, then the error */
+			ssize_t r = write(fd, p, n / 2);
+			(void)r;
+			errno = fe;
+			return -1;
+		}
+		ssize_t w = write(fd, p, want);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 int parse_uint(const char *s, long long *out)
 {
 	long long v = 0;

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "fault.h"
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Allocation never fails: on exhaustion the process reports and exits 70,
@@ -85,6 +87,11 @@ void format_duration(char *buf, size_t n, long long ms);
 /* Reads a whole file.  Returns 0 and a malloc'ed NUL-terminated *out
  * (caller frees), or -1 with errno set. */
 int read_file(const char *path, char **out, size_t *len);
+
+/* Writes all n bytes to fd, through short writes and EINTR.  Returns 0,
+ * or -1 with errno set (a write that takes nothing counts as EIO).  fp
+ * names the fault point the tests can make fail or shorten (fault.h). */
+int write_full(int fd, const void *buf, size_t n, enum fault_point fp);
 
 /* Parses a non-negative decimal integer that fits in long long. */
 int parse_uint(const char *s, long long *out);

@@ -1,7 +1,9 @@
 #!/bin/sh
 # t0960 — injected I/O faults (build/fault/runbook, interp/fault.h): a
-# journal record torn by a full disk, a failing fdatasync, a failing
-# fork, a full log disk, a failing rename while the run is recorded.
+# journal record torn by a full disk (ENOSPC) or an I/O error (EIO), a
+# failing fdatasync, a failing fork (of a command, of its check), a full
+# log disk, a full disk under an upload, a download and an archive, a
+# failing rename while the run is recorded, and short writes everywhere.
 # Each ends with a clear error; the journal stays readable (`status`
 # replays it, the torn record dropped); `resume` — with the fault gone —
 # finishes the run, and no step's effect happens twice.
@@ -106,3 +108,96 @@ expect_rc 2 "no journal at all: refused"
 err_has "cannot record the run"
 check "no journal: nothing ran" test ! -e "$D/one"
 check "no journal: no half-made run folder is left" test "$(runs)" = "$before"
+
+# --- EIO on the append of step two's start: it is not run, not "failed" -------
+faulty journal-write:6:EIO
+expect_rc 1 "journal EIO: the run stops"
+err_has "Input/output error"
+out_has "two … not run"
+out_has "1 ok, 0 failed, 2 not run"
+check "journal EIO: step two did not run" test ! -e "$D/two"
+rid=$(run_id)
+rb resume "$rid"
+expect_rc 0 "journal EIO: resume finishes"
+once_each "journal EIO"
+
+# --- the check cannot be started: the command ran, its fate is unknown -------
+faulty spawn:2:EAGAIN
+expect_rc 130 "check fork fails: the step is interrupted, not failed"
+out_has "interrupted"
+out_has "check could not run: cannot start /bin/sh"
+check "check fork fails: the command itself ran" test -s "$D/one"
+rid=$(run_id)
+rb resume "$rid"
+expect_rc 0 "check fork fails: resume finishes"
+out_has "its check passes: done, not run again"
+once_each "check fork fails"
+
+# --- short writes everywhere: the same run, the same files --------------------
+R=$T/short
+mkdir -p "$R/tree/sub"
+head -c 300000 /dev/urandom >"$R/big.bin"
+seq 1 5000 >"$R/tree/sub/n.txt"
+cp "$R/big.bin" "$R/tree/"
+ln -s sub/n.txt "$R/tree/link"
+srb=$(file short.yml <<EOF2
+runbook: short
+params:
+  d: { required: true }
+steps:
+  - id: talk
+    run: seq 1 20000
+  - id: up
+    upload: { src: $R/big.bin, dest: "{{ d }}/up.bin" }
+  - id: down
+    download: { src: "{{ d }}/up.bin", dest: "{{ d }}/down.bin" }
+  - id: snap
+    archive: { path: $R/tree, to: "{{ d }}/tree.tar.gz" }
+  - id: back
+    extract: { from: "{{ d }}/tree.tar.gz", to: "{{ d }}/tree2" }
+EOF2
+)
+rm -rf "$D"
+mkdir -p "$D"
+RUNBOOK_FAULT=journal-write:1+:SHORT,log-write:1+:SHORT,file-write:1+:SHORT ${RUNBOOK_WRAP:-} "$FAULTY" \
+	run "$srb" -p "d=$D" >"$out" 2>"$err" </dev/null
+expect_rc 0 "short writes: the run succeeds"
+rid=$(run_id)
+check "short writes: the upload is whole" cmp "$R/big.bin" "$D/up.bin"
+check "short writes: the download is whole" cmp "$R/big.bin" "$D/down.bin"
+check "short writes: the extracted tree is the same" diff -r "$R/tree" "$D/tree2"
+check "short writes: the step log is whole" sh -c \
+	'grep -qx 20000 "$1" && [ "$(grep -c "^[0-9]*$" "$1")" = 20000 ]' _ "$RUNBOOK_STATE_DIR/runs/$rid/logs/01-talk.log"
+rb archive verify "$D/tree.tar.gz"
+expect_rc 0 "short writes: the archive and its manifest verify"
+rb status "$rid"
+expect_rc 0 "short writes: the journal replays"
+out_has "succeeded"
+check "short writes: no temporary file is left" sh -c '! ls -A "$1" | grep -q "rb-tmp\|\.tmp$"' _ "$D"
+
+# --- a full disk under an upload, a download, an archive ----------------------
+# full N STEP WHAT FILE: the Nth file write fails with ENOSPC; step STEP
+# fails with a clear error, FILE is not there and nothing half-written
+# is left beside it; resume finishes the run.
+full() {
+	rm -rf "$D"
+	mkdir -p "$D"
+	RUNBOOK_FAULT=file-write:$1:ENOSPC ${RUNBOOK_WRAP:-} "$FAULTY" run "$srb" -p "d=$D" >"$out" 2>"$err" </dev/null
+	rc=$?
+	expect_rc 1 "$3 on a full disk: the run stops"
+	out_has "$2 … failed"
+	out_has "cannot write $D/$4"
+	out_has "No space left on device"
+	check "$3 on a full disk: $4 was not put in place" test ! -e "$D/$4"
+	check "$3 on a full disk: no half-written file is left" sh -c '! ls -A "$1" | grep -q "rb-tmp\|\.tmp$"' _ "$D"
+	rid=$(run_id)
+	rb resume "$rid"
+	expect_rc 0 "$3 on a full disk: resume finishes"
+	check "$3 on a full disk: then the files are whole" sh -c \
+		'cmp -s "$1/big.bin" "$2/up.bin" && cmp -s "$1/big.bin" "$2/down.bin" && diff -r "$1/tree" "$2/tree2" >/dev/null' _ "$R" "$D"
+}
+# the file writes are counted from runbook.yml and params.json of the run
+# folder; then the upload's, in 64 KiB pieces (5), the download's (5)
+full 3 up "upload" up.bin
+full 9 down "download" down.bin
+full 14 snap "archive" tree.tar.gz

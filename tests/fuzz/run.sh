@@ -10,6 +10,7 @@
 # fails the run (exit 1); add it to the regression inputs in
 # tests/fuzz/regress/TARGET/ once fixed.  Prints per target: executions,
 # coverage (edges) and corpus size, from libFuzzer's last status line.
+# FUZZ_JOBS=N runs N targets at a time.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 TOP=$(pwd)
@@ -78,10 +79,14 @@ for t in expr journal load manifest template; do
 done
 
 # --- runs -------------------------------------------------------------------
-failed=0
-printf '%-10s %12s %10s %8s %8s  %s\n' target executions exec/s edges corpus result
-for t in "$@"; do
-	[ -x "$B/$t" ] || { echo "fuzz: $B/$t is missing: make fuzz-build" >&2; failed=1; continue; }
+# fuzz_one TARGET: one run; its line of the table in $B/TARGET.result,
+# exit 1 on a finding
+fuzz_one() {
+	t=$1
+	if [ ! -x "$B/$t" ]; then
+		printf '%-10s %12s %10s %8s %8s  %s\n' "$t" - - - - "MISSING: make fuzz-build" >"$B/$t.result"
+		return 1
+	fi
 	mkdir -p "$B/corpus/$t"
 	log=$B/$t.log
 	FUZZ_STDLIB=$TOP/stdlib "$B/$t" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 \
@@ -94,10 +99,29 @@ for t in "$@"; do
 	cov=$(printf '%s\n' "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
 	corp=$(printf '%s\n' "$last" | sed -n 's/.*corp: \([0-9]*\).*/\1/p')
 	res=ok
-	if [ $rc -ne 0 ]; then
-		res="FAILED (exit $rc): see $log and $B/crashes/"
-		failed=1
+	[ $rc -eq 0 ] || res="FAILED (exit $rc): see $log and $B/crashes/"
+	printf '%-10s %12s %10s %8s %8s  %s\n' "$t" "${runs:-?}" "${rate:-?}" "${cov:-?}" "${corp:-?}" "$res" >"$B/$t.result"
+	[ $rc -eq 0 ]
+}
+
+# FUZZ_JOBS targets at a time (each still runs SECONDS): the CI's smoke
+# runs them all at once
+jobs=${FUZZ_JOBS:-1}
+failed=0
+running=0
+pids=
+for t in "$@"; do
+	rm -f "$B/$t.result"
+	fuzz_one "$t" &
+	pids="$pids $!"
+	running=$((running + 1))
+	if [ $running -ge "$jobs" ]; then
+		for p in $pids; do wait "$p" || failed=1; done
+		pids=
+		running=0
 	fi
-	printf '%-10s %12s %10s %8s %8s  %s\n' "$t" "${runs:-?}" "${rate:-?}" "${cov:-?}" "${corp:-?}" "$res"
 done
+for p in $pids; do wait "$p" || failed=1; done
+printf '%-10s %12s %10s %8s %8s  %s\n' target executions exec/s edges corpus result
+for t in "$@"; do cat "$B/$t.result"; done
 exit $failed

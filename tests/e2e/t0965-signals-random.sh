@@ -1,0 +1,245 @@
+#!/bin/sh
+# t0965 — signals at random points.  SIGINT, SIGTERM and SIGHUP land at a
+# random moment of a forward run, of the resumes that finish it, of a
+# rollback and of the rollback a failure starts by itself; then the run
+# is finished with `resume` or `rollback` (themselves interrupted again at
+# random).  Whatever the moment: the exit is 130 (or the run had already
+# ended), the journal replays, no step's process is left, and in the end
+# every step's effect happened exactly once and every undo's too.  A
+# terminal that closes (SIGHUP from the kernel) is recorded as such, and
+# a reader that goes away (SIGPIPE at any point of the output) changes
+# nothing.  The moments come from a seed printed first:
+# SIGNAL_SEED=N replays a failing sequence.
+. "$(dirname "$0")/../lib.sh"
+seed=${SIGNAL_SEED:-$(date +%s)}
+echo "# SIGNAL_SEED=$seed"
+D=$T/d
+
+# moments: "DELAY_MS SIGNAL" lines, as many as asked, from the seed
+awk -v s="$seed" 'BEGIN { srand(s); split("INT TERM HUP", n, " ");
+	for (i = 0; i < 400; i++) printf "%d %s\n", int(rand() * 700), n[1 + int(rand() * 3)] }' >"$T/moments"
+mi=0
+next_moment() {
+	mi=$((mi + 1))
+	set -- $(sed -n "${mi}p" "$T/moments")
+	ms=$1
+	delay=$(awk -v ms="$1" 'BEGIN { printf "%.3f", ms / 1000 }')
+	sig=$2
+}
+
+# twelve steps; each appends its number to effects (its check sees it),
+# each undo removes it and notes it in undone
+rbk=$(
+	{
+		printf 'runbook: shots\nparams:\n  d: { required: true }\n  fail: { default: "no" }\n'
+		printf 'on_failure: rollback\nsteps:\n'
+		for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+			printf '  - id: s%s\n' "$i"
+			printf '    run: echo %s >> {{ d }}/effects; sleep 0.04\n' "$i"
+			printf '    check: grep -qx %s {{ d }}/effects\n' "$i"
+			printf '    undo: sed -i "/^%s$/d" {{ d }}/effects; echo %s >> {{ d }}/undone; sleep 0.03\n' "$i" "$i"
+		done
+		printf '  - id: last\n    run: test "{{ fail }}" = no\n'
+	} | file shots.yml
+)
+
+# interrupt ARGS: runbook ARGS in the background; once it has begun (its
+# first line is out: the signals it gets before are not its to handle),
+# the next moment's signal after its delay.  Sets rc.
+interrupt() {
+	next_moment
+	start "$@"
+	wait_for "$out"
+	sleep "$delay"
+	kill -"$sig" "$bgpid" 2>/dev/null
+	finish
+	[ "$rc" = 130 ] && landed="$landed $sig"
+}
+# landed WHAT: how many signals ended a command, of each kind
+landed=
+report_landed() {
+	echo "# $1: $(echo $landed | wc -w) signals landed (INT $(echo $landed | tr ' ' '\n' | grep -c INT)," \
+		"TERM $(echo $landed | tr ' ' '\n' | grep -c TERM), HUP $(echo $landed | tr ' ' '\n' | grep -c HUP))"
+	landed=
+}
+# the run begun last, for the runs whose output is not in $out
+newest_run() { ls -t "$RUNBOOK_STATE_DIR/runs" | head -n 1; }
+state() { "$RUNBOOK" status "$1" 2>/dev/null | sed -n 's/^  state *//p'; }
+
+bad=0
+# note WHAT COND...: counts a broken invariant without one line per round
+note() {
+	what=$1
+	shift
+	if ! "$@" >/dev/null 2>&1; then
+		bad=$((bad + 1))
+		echo "# round $round ($sig after ${delay}s): $what" >&2
+		[ -s "$out" ] && sed 's/^/#   out: /' "$out" | tail -8 >&2
+		[ -s "$err" ] && sed 's/^/#   err: /' "$err" | tail -4 >&2
+	fi
+}
+rc_ok() { [ "$rc" = 130 ] || [ "$rc" = "$1" ]; }
+exactly_once() { [ "$(cat "$D/effects" 2>/dev/null | tr '\n' ' ')" = "1 2 3 4 5 6 7 8 9 10 11 12 " ]; }
+all_undone() {
+	[ ! -s "$D/effects" ] && [ "$(sort -n "$D/undone" | uniq | wc -l)" = 12 ]
+}
+
+# --- forward runs, finished by resumes interrupted in turn ------------------
+rounds=10
+round=0
+while [ $round -lt $rounds ]; do
+	round=$((round + 1))
+	rm -rf "$D"
+	mkdir -p "$D"
+	interrupt run "$rbk" -p "d=$D"
+	note "run: exit 130 or 0 (was $rc)" rc_ok 0
+	rid=$(run_id)
+	note "run: the journal replays" "$RUNBOOK" status "$rid"
+	tries=0
+	while [ "$(state "$rid")" != succeeded ] && [ $tries -lt 6 ]; do
+		tries=$((tries + 1))
+		if [ $tries -lt 4 ]; then
+			interrupt resume "$rid"
+			note "resume: exit 130 or 0 (was $rc)" rc_ok 0
+		else
+			rb resume "$rid"
+			note "resume without a signal: exit 0 (was $rc)" test "$rc" = 0
+		fi
+		note "resume: the journal replays" "$RUNBOOK" status "$rid"
+	done
+	note "forward: the run ends succeeded" test "$(state "$rid")" = succeeded
+	note "forward: each step's effect happened exactly once" exactly_once
+done
+report_landed "forward runs and resumes"
+check "forward runs and resumes, $rounds rounds interrupted at random: every invariant held" test $bad = 0
+
+# --- rollbacks of a finished run, interrupted and taken up again ----------
+bad=0
+round=0
+while [ $round -lt $rounds ]; do
+	round=$((round + 1))
+	rm -rf "$D"
+	mkdir -p "$D"
+	rb run "$rbk" -p "d=$D"
+	rid=$(run_id)
+	tries=0
+	while [ "$(state "$rid")" != "rolled back" ] && [ $tries -lt 6 ]; do
+		tries=$((tries + 1))
+		if [ $tries -lt 4 ]; then
+			interrupt rollback "$rid" --yes --rerun-interrupted
+			note "rollback: exit 130 or 0 (was $rc)" rc_ok 0
+		else
+			rb rollback "$rid" --yes --rerun-interrupted
+			note "rollback without a signal: exit 0 (was $rc)" test "$rc" = 0
+		fi
+		note "rollback: the journal replays" "$RUNBOOK" status "$rid"
+	done
+	note "rollback: the run ends rolled back" test "$(state "$rid")" = "rolled back"
+	note "rollback: every undo took effect" all_undone
+done
+report_landed "rollbacks"
+check "rollbacks, $rounds rounds interrupted at random: every invariant held" test $bad = 0
+
+# --- a failure that rolls back by itself, interrupted anywhere --------------
+# finished with resume (an interrupted forward part: the failing step runs
+# again and rolls back) or rollback (an interrupted rollback)
+bad=0
+round=0
+while [ $round -lt $rounds ]; do
+	round=$((round + 1))
+	rm -rf "$D"
+	mkdir -p "$D"
+	interrupt run "$rbk" -p "d=$D" -p fail=yes
+	note "failing run: exit 130 or 1 (was $rc)" rc_ok 1
+	rid=$(run_id)
+	note "failing run: the journal replays" "$RUNBOOK" status "$rid"
+	tries=0
+	while [ "$(state "$rid")" != "rolled back" ] && [ $tries -lt 6 ]; do
+		tries=$((tries + 1))
+		# a run whose rollback began goes on rolling back with either
+		verb=resume
+		[ $((round % 2)) = 0 ] && case $(state "$rid") in *roll*) verb=rollback ;; esac
+		if [ $tries -lt 4 ]; then
+			interrupt $verb "$rid" --yes --rerun-interrupted
+		else
+			rb $verb "$rid" --yes --rerun-interrupted
+		fi
+		note "$verb: exit 130, 0 or 1 (was $rc)" sh -c '[ "$1" = 130 ] || [ "$1" = 0 ] || [ "$1" = 1 ]' _ "$rc"
+		note "$verb: the journal replays" "$RUNBOOK" status "$rid"
+	done
+	note "failure: the run ends rolled back (is $(state "$rid"))" test "$(state "$rid")" = "rolled back"
+	note "failure: every undo took effect" all_undone
+done
+report_landed "failing runs rolling back"
+check "failing runs rolling back, $rounds rounds interrupted at random: every invariant held" test $bad = 0
+
+# --- the terminal closes: SIGHUP from the kernel -------------------------------
+if command -v script >/dev/null 2>&1 && script -qec true /dev/null </dev/null >/dev/null 2>&1; then
+	rm -rf "$D"
+	mkdir -p "$D"
+	hup=$(file hup.yml <<'EOF2'
+runbook: hup
+params:
+  d: { required: true }
+steps:
+  - id: one
+    run: echo one >> {{ d }}/one
+  - id: long
+    run: echo $$ > {{ d }}/pid; sleep 60
+    check: test -s {{ d }}/pid
+  - id: three
+    run: echo three >> {{ d }}/three
+EOF2
+)
+	# script(1) owns the terminal; killing it closes the terminal's
+	# master side: the kernel hangs the terminal up and sends SIGHUP
+	script -qec "'$RUNBOOK' run '$hup' -p 'd=$D'" /dev/null >/dev/null 2>&1 </dev/null &
+	spid=$!
+	if wait_for "$D/pid"; then
+		kill -KILL "$spid"
+	fi
+	wait "$spid" 2>/dev/null
+	i=0
+	while pgrep -f "run $hup" >/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	rid=$(newest_run)
+	j=$RUNBOOK_STATE_DIR/runs/$rid/journal.jsonl
+	check "terminal closed: the run ended" sh -c '! pgrep -f "run $1" >/dev/null' _ "$hup"
+	check "terminal closed: the step's process is gone" gone "$(cat "$D/pid" 2>/dev/null)"
+	check "terminal closed: the journal says why" grep -q '"reason":"interrupted by SIGHUP (the terminal was closed)"' "$j"
+	check "terminal closed: the run ended interrupted, exit 130" \
+		sh -c 'tail -n 1 "$1" | grep -q "\"event\":\"run_end\",\"status\":\"interrupted\",\"exit\":130"' _ "$j"
+	check "terminal closed: step three did not run" test ! -e "$D/three"
+	rb resume "$rid"
+	expect_rc 0 "terminal closed: resume finishes the run"
+	check "terminal closed: then step three ran once" test "$(cat "$D/three" 2>/dev/null)" = three
+	check "terminal closed: step one ran once" test "$(cat "$D/one" 2>/dev/null)" = one
+else
+	_n=$((_n + 1))
+	echo "ok $_n - # SKIP no working script(1) for a pseudo-terminal"
+fi
+
+# --- a reader that goes away at any point (SIGPIPE, then EPIPE) ------------
+bad=0
+round=0
+while [ $round -lt 8 ]; do
+	round=$((round + 1))
+	next_moment
+	bytes=$((ms * 3 + 1))
+	rm -rf "$D"
+	mkdir -p "$D"
+	{ ${RUNBOOK_WRAP:-} "$RUNBOOK" run "$rbk" -p "d=$D" </dev/null 2>"$err"; echo $? >"$T/pipe-rc"; } | head -c "$bytes" >/dev/null
+	rc=$(cat "$T/pipe-rc")
+	note "a reader gone after $bytes bytes: exit 0 (was $rc)" test "$rc" = 0
+	note "a reader gone after $bytes bytes: every step ran once" exactly_once
+	rid=$(newest_run)
+	{ "$RUNBOOK" status "$rid" 2>"$err"; echo $? >"$T/pipe-rc"; } | head -c "$bytes" >/dev/null
+	rc=$(cat "$T/pipe-rc")
+	note "status into a reader gone after $bytes bytes: exit 0 or 1, no crash (was $rc)" \
+		sh -c '[ "$1" = 0 ] || [ "$1" = 1 ]' _ "$rc"
+	{ "$RUNBOOK" plan "$rbk" -p "d=$D" 2>"$err"; echo $? >"$T/pipe-rc"; } | head -c "$bytes" >/dev/null
+	rc=$(cat "$T/pipe-rc")
+	note "plan into a reader gone after $bytes bytes: exit 0 or 1, no crash (was $rc)" \
+		sh -c '[ "$1" = 0 ] || [ "$1" = 1 ]' _ "$rc"
+done
+check "readers that go away, 8 rounds at random points: every invariant held" test $bad = 0
+
