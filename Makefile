@@ -31,11 +31,11 @@ UNIT    = $(wildcard tests/unit/*.c)
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=all
 
-.PHONY: all test unit e2e asan valgrind bench demo install clean fuzz fuzz-build coverage FORCE
+.PHONY: all test unit e2e asan asan-e2e valgrind bench demo install clean fuzz fuzz-build coverage FORCE
 
 ifneq ($(DEPS_OK),yes)
 # Build dependencies missing: install them (or name them), then re-enter.
-all test unit e2e asan valgrind bench demo install fuzz fuzz-build coverage build/runbook:
+all test unit e2e asan asan-e2e valgrind bench demo install fuzz fuzz-build coverage build/runbook:
 	@sh tests/deps.sh build
 	@$(MAKE) --no-print-directory $@
 else
@@ -133,6 +133,19 @@ unit: build/asan/unit
 
 e2e: build/runbook
 	@sh tests/run.sh --e2e-only
+
+# The end-to-end suite against the ASan+UBSan build: every report goes to
+# build/asan/logs/, and any report fails the run (a test may pass while
+# the sanitizer complains on stderr it does not read).
+asan-e2e: build/asan/runbook build/runbook build/fault/runbook
+	@sh tests/deps.sh test
+	@rm -rf build/asan/logs && mkdir -p build/asan/logs
+	@RUNBOOK=$(CURDIR)/build/asan/runbook \
+	  ASAN_OPTIONS=detect_leaks=1:log_path=$(CURDIR)/build/asan/logs/asan \
+	  UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/build/asan/logs/ubsan \
+	  sh tests/run.sh --e2e-only; rc=$$?; \
+	if [ -n "$$(ls build/asan/logs)" ]; then \
+	  echo "sanitizer reports: $$(ls build/asan/logs | wc -l), in build/asan/logs/"; exit 1; fi; exit $$rc
 
 # The end-to-end suite with every runbook process under valgrind memcheck.
 valgrind: build/runbook

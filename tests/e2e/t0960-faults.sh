@@ -3,7 +3,8 @@
 # journal record torn by a full disk (ENOSPC) or an I/O error (EIO), a
 # failing fdatasync, a failing fork (of a command, of its check), a full
 # log disk, a full disk under an upload, a download and an archive, a
-# failing rename while the run is recorded, and short writes everywhere.
+# failing rename while the run is recorded and when an upload lands, and
+# short writes everywhere.
 # Each ends with a clear error; the journal stays readable (`status`
 # replays it, the torn record dropped); `resume` — with the fault gone —
 # finishes the run, and no step's effect happens twice.
@@ -201,3 +202,18 @@ full() {
 full 3 up "upload" up.bin
 full 9 down "download" down.bin
 full 14 snap "archive" tree.tar.gz
+
+# --- the rename that puts an upload in place fails ----------------------------
+# (renames: runbook.yml and params.json of the run folder, then the upload)
+rm -rf "$D"
+mkdir -p "$D"
+RUNBOOK_FAULT=rename:3 ${RUNBOOK_WRAP:-} "$FAULTY" run "$srb" -p "d=$D" >"$out" 2>"$err" </dev/null
+rc=$?
+expect_rc 1 "upload's rename fails: the run stops"
+out_has "cannot put $D/up.bin in place: Input/output error"
+check "upload's rename fails: up.bin was not put in place" test ! -e "$D/up.bin"
+check "upload's rename fails: no temporary file is left" sh -c '! ls -A "$1" | grep -q "rb-tmp"' _ "$D"
+rid=$(run_id)
+rb resume "$rid"
+expect_rc 0 "upload's rename fails: resume finishes"
+check "upload's rename fails: then the upload is whole" cmp "$R/big.bin" "$D/up.bin"
