@@ -32,11 +32,12 @@ steps:
 EOF2
 )
 
-# faulty SPEC: one run of the fault-injection build with RUNBOOK_FAULT=SPEC
+# faulty SPEC [RUNBOOK]: one run of the fault-injection build with
+# RUNBOOK_FAULT=SPEC, of faults.yml or RUNBOOK, in an empty $D
 faulty() {
 	rm -rf "$D"
 	mkdir -p "$D"
-	RUNBOOK_FAULT=$1 ${RUNBOOK_WRAP:-} "$FAULTY" run "$rbk" -p "d=$D" >"$out" 2>"$err" </dev/null
+	RUNBOOK_FAULT=$1 ${RUNBOOK_WRAP:-} "$FAULTY" run "${2:-$rbk}" -p "d=$D" >"$out" 2>"$err" </dev/null
 	rc=$?
 }
 once_each() {
@@ -158,10 +159,7 @@ steps:
     extract: { from: "{{ d }}/tree.tar.gz", to: "{{ d }}/tree2" }
 EOF2
 )
-rm -rf "$D"
-mkdir -p "$D"
-RUNBOOK_FAULT=journal-write:1+:SHORT,log-write:1+:SHORT,file-write:1+:SHORT ${RUNBOOK_WRAP:-} "$FAULTY" \
-	run "$srb" -p "d=$D" >"$out" 2>"$err" </dev/null
+faulty journal-write:1+:SHORT,log-write:1+:SHORT,file-write:1+:SHORT "$srb"
 expect_rc 0 "short writes: the run succeeds"
 rid=$(run_id)
 check "short writes: the upload is whole" cmp "$R/big.bin" "$D/up.bin"
@@ -177,43 +175,28 @@ out_has "succeeded"
 check "short writes: no temporary file is left" sh -c '! ls -A "$1" | grep -q "rb-tmp\|\.tmp$"' _ "$D"
 
 # --- a full disk under an upload, a download, an archive ----------------------
-# full N STEP WHAT FILE: the Nth file write fails with ENOSPC; step STEP
-# fails with a clear error, FILE is not there and nothing half-written
-# is left beside it; resume finishes the run.
-full() {
-	rm -rf "$D"
-	mkdir -p "$D"
-	RUNBOOK_FAULT=file-write:$1:ENOSPC ${RUNBOOK_WRAP:-} "$FAULTY" run "$srb" -p "d=$D" >"$out" 2>"$err" </dev/null
-	rc=$?
-	expect_rc 1 "$3 on a full disk: the run stops"
+# broken SPEC STEP WHAT FILE TEXT: a run with RUNBOOK_FAULT=SPEC; step
+# STEP fails saying TEXT, FILE is not there and nothing half-written is
+# left beside it; resume finishes the run and every file is whole.
+broken() {
+	faulty "$1" "$srb"
+	expect_rc 1 "$3: the run stops"
 	out_has "$2 … failed"
-	out_has "cannot write $D/$4"
-	out_has "No space left on device"
-	check "$3 on a full disk: $4 was not put in place" test ! -e "$D/$4"
-	check "$3 on a full disk: no half-written file is left" sh -c '! ls -A "$1" | grep -q "rb-tmp\|\.tmp$"' _ "$D"
+	out_has "$5"
+	check "$3: $4 was not put in place" test ! -e "$D/$4"
+	check "$3: no half-written file is left" sh -c '! ls -A "$1" | grep -q "rb-tmp\|\.tmp$"' _ "$D"
 	rid=$(run_id)
 	rb resume "$rid"
-	expect_rc 0 "$3 on a full disk: resume finishes"
-	check "$3 on a full disk: then the files are whole" sh -c \
+	expect_rc 0 "$3: resume finishes"
+	check "$3: then the files are whole" sh -c \
 		'cmp -s "$1/big.bin" "$2/up.bin" && cmp -s "$1/big.bin" "$2/down.bin" && diff -r "$1/tree" "$2/tree2" >/dev/null' _ "$R" "$D"
 }
 # the file writes are counted from runbook.yml and params.json of the run
 # folder; then the upload's, in 64 KiB pieces (5), the download's (5)
-full 3 up "upload" up.bin
-full 9 down "download" down.bin
-full 14 snap "archive" tree.tar.gz
+broken file-write:3:ENOSPC up "upload on a full disk" up.bin "cannot write $D/up.bin: No space left on device"
+broken file-write:9:ENOSPC down "download on a full disk" down.bin "cannot write $D/down.bin: No space left on device"
+broken file-write:14:ENOSPC snap "archive on a full disk" tree.tar.gz "cannot write $D/tree.tar.gz"
 
 # --- the rename that puts an upload in place fails ----------------------------
 # (renames: runbook.yml and params.json of the run folder, then the upload)
-rm -rf "$D"
-mkdir -p "$D"
-RUNBOOK_FAULT=rename:3 ${RUNBOOK_WRAP:-} "$FAULTY" run "$srb" -p "d=$D" >"$out" 2>"$err" </dev/null
-rc=$?
-expect_rc 1 "upload's rename fails: the run stops"
-out_has "cannot put $D/up.bin in place: Input/output error"
-check "upload's rename fails: up.bin was not put in place" test ! -e "$D/up.bin"
-check "upload's rename fails: no temporary file is left" sh -c '! ls -A "$1" | grep -q "rb-tmp"' _ "$D"
-rid=$(run_id)
-rb resume "$rid"
-expect_rc 0 "upload's rename fails: resume finishes"
-check "upload's rename fails: then the upload is whole" cmp "$R/big.bin" "$D/up.bin"
+broken rename:3 up "upload's rename fails" up.bin "cannot put $D/up.bin in place: Input/output error"

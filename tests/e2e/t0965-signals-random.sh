@@ -48,6 +48,7 @@ rbk=$(
 # the next moment's signal after its delay.  Sets rc.
 interrupt() {
 	next_moment
+	: >"$out" # not the last command's: start's own redirection may come late
 	start "$@"
 	wait_for "$out"
 	sleep "$delay"
@@ -78,100 +79,92 @@ note() {
 		[ -s "$err" ] && sed 's/^/#   err: /' "$err" | tail -4 >&2
 	fi
 }
-rc_ok() { [ "$rc" = 130 ] || [ "$rc" = "$1" ]; }
+# rc_in CODE...: the last exit was one of CODE; rc_ok: or 130
+rc_in() {
+	for c in "$@"; do [ "$rc" = "$c" ] && return 0; done
+	return 1
+}
+rc_ok() { [ "$rc" = 130 ] || rc_in "$@"; }
 exactly_once() { [ "$(cat "$D/effects" 2>/dev/null | tr '\n' ' ')" = "1 2 3 4 5 6 7 8 9 10 11 12 " ]; }
 all_undone() {
 	[ ! -s "$D/effects" ] && [ "$(sort -n "$D/undone" | uniq | wc -l)" = 12 ]
 }
 
+# take_up VERB WANT OKS [ARGS]: VERB (resume, rollback, or "either": while
+# the run rolls back, rollback in even rounds) on $rid until its state is
+# WANT — the first three times interrupted at random, then plainly; an
+# uninterrupted VERB must exit with one of OKS
+take_up() {
+	verb=$1 want=$2 oks=$3
+	shift 3
+	tries=0
+	while [ "$(state "$rid")" != "$want" ] && [ $tries -lt 6 ]; do
+		tries=$((tries + 1))
+		v=$verb
+		if [ "$verb" = either ]; then
+			v=resume
+			[ $((round % 2)) = 0 ] && case $(state "$rid") in *roll*) v=rollback ;; esac
+		fi
+		if [ $tries -lt 4 ]; then
+			interrupt $v "$rid" "$@"
+			note "$v: exit 130 or one of $oks (was $rc)" rc_ok $oks
+		else
+			rb $v "$rid" "$@"
+			note "$v without a signal: exit one of $oks (was $rc)" rc_in $oks
+		fi
+		note "$v: the journal replays" "$RUNBOOK" status "$rid"
+	done
+	note "the run ends $want (is $(state "$rid"))" test "$(state "$rid")" = "$want"
+}
+
+# rounds WHAT FUNC: FUNC once a round, in an empty $D; one check that
+# every invariant held in all the rounds
+nrounds=10
+rounds() {
+	bad=0
+	round=0
+	while [ $round -lt $nrounds ]; do
+		round=$((round + 1))
+		rm -rf "$D"
+		mkdir -p "$D"
+		$2
+	done
+	report_landed "$1"
+	check "$1, $nrounds rounds interrupted at random: every invariant held" test $bad = 0
+}
+
 # --- forward runs, finished by resumes interrupted in turn ------------------
-rounds=10
-round=0
-while [ $round -lt $rounds ]; do
-	round=$((round + 1))
-	rm -rf "$D"
-	mkdir -p "$D"
+forward() {
 	interrupt run "$rbk" -p "d=$D"
 	note "run: exit 130 or 0 (was $rc)" rc_ok 0
 	rid=$(run_id)
 	note "run: the journal replays" "$RUNBOOK" status "$rid"
-	tries=0
-	while [ "$(state "$rid")" != succeeded ] && [ $tries -lt 6 ]; do
-		tries=$((tries + 1))
-		if [ $tries -lt 4 ]; then
-			interrupt resume "$rid"
-			note "resume: exit 130 or 0 (was $rc)" rc_ok 0
-		else
-			rb resume "$rid"
-			note "resume without a signal: exit 0 (was $rc)" test "$rc" = 0
-		fi
-		note "resume: the journal replays" "$RUNBOOK" status "$rid"
-	done
-	note "forward: the run ends succeeded" test "$(state "$rid")" = succeeded
+	take_up resume succeeded 0
 	note "forward: each step's effect happened exactly once" exactly_once
-done
-report_landed "forward runs and resumes"
-check "forward runs and resumes, $rounds rounds interrupted at random: every invariant held" test $bad = 0
+}
+rounds "forward runs and resumes" forward
 
 # --- rollbacks of a finished run, interrupted and taken up again ----------
-bad=0
-round=0
-while [ $round -lt $rounds ]; do
-	round=$((round + 1))
-	rm -rf "$D"
-	mkdir -p "$D"
+rollbacks() {
 	rb run "$rbk" -p "d=$D"
 	rid=$(run_id)
-	tries=0
-	while [ "$(state "$rid")" != "rolled back" ] && [ $tries -lt 6 ]; do
-		tries=$((tries + 1))
-		if [ $tries -lt 4 ]; then
-			interrupt rollback "$rid" --yes --rerun-interrupted
-			note "rollback: exit 130 or 0 (was $rc)" rc_ok 0
-		else
-			rb rollback "$rid" --yes --rerun-interrupted
-			note "rollback without a signal: exit 0 (was $rc)" test "$rc" = 0
-		fi
-		note "rollback: the journal replays" "$RUNBOOK" status "$rid"
-	done
-	note "rollback: the run ends rolled back" test "$(state "$rid")" = "rolled back"
+	take_up rollback "rolled back" 0 --yes --rerun-interrupted
 	note "rollback: every undo took effect" all_undone
-done
-report_landed "rollbacks"
-check "rollbacks, $rounds rounds interrupted at random: every invariant held" test $bad = 0
+}
+rounds "rollbacks" rollbacks
 
 # --- a failure that rolls back by itself, interrupted anywhere --------------
 # finished with resume (an interrupted forward part: the failing step runs
-# again and rolls back) or rollback (an interrupted rollback)
-bad=0
-round=0
-while [ $round -lt $rounds ]; do
-	round=$((round + 1))
-	rm -rf "$D"
-	mkdir -p "$D"
+# again and rolls back) or, once the rollback began, rollback
+failing() {
 	interrupt run "$rbk" -p "d=$D" -p fail=yes
 	note "failing run: exit 130 or 1 (was $rc)" rc_ok 1
 	rid=$(run_id)
 	note "failing run: the journal replays" "$RUNBOOK" status "$rid"
-	tries=0
-	while [ "$(state "$rid")" != "rolled back" ] && [ $tries -lt 6 ]; do
-		tries=$((tries + 1))
-		# a run whose rollback began goes on rolling back with either
-		verb=resume
-		[ $((round % 2)) = 0 ] && case $(state "$rid") in *roll*) verb=rollback ;; esac
-		if [ $tries -lt 4 ]; then
-			interrupt $verb "$rid" --yes --rerun-interrupted
-		else
-			rb $verb "$rid" --yes --rerun-interrupted
-		fi
-		note "$verb: exit 130, 0 or 1 (was $rc)" sh -c '[ "$1" = 130 ] || [ "$1" = 0 ] || [ "$1" = 1 ]' _ "$rc"
-		note "$verb: the journal replays" "$RUNBOOK" status "$rid"
-	done
-	note "failure: the run ends rolled back (is $(state "$rid"))" test "$(state "$rid")" = "rolled back"
+	take_up either "rolled back" "0 1" --yes --rerun-interrupted
 	note "failure: every undo took effect" all_undone
-done
-report_landed "failing runs rolling back"
-check "failing runs rolling back, $rounds rounds interrupted at random: every invariant held" test $bad = 0
+}
+rounds "failing runs rolling back" failing
 
 # --- the terminal closes: SIGHUP from the kernel -------------------------------
 if command -v script >/dev/null 2>&1 && script -qec true /dev/null </dev/null >/dev/null 2>&1; then
