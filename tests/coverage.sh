@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.." || exit 2
 C=build/cov
 find "$C/obj" -name '*.gcda' -delete 2>/dev/null
 "$C/unit" >/dev/null 2>&1
-RUNBOOK=$(pwd)/$C/runbook sh tests/run.sh --e2e-only | tail -n 1
+RUNBOOK=$(pwd)/$C/runbook RUNBOOK_FAULTY=$(pwd)/$C/runbook sh tests/run.sh --e2e-only | tail -n 1
 report=$C/coverage.txt
 top=$(pwd)
 (

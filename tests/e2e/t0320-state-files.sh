@@ -82,3 +82,34 @@ RUNBOOK_KILL_GRACE=soon rb run "$rbk" --state-dir "$T/fresh"
 expect_rc 2 "an invalid RUNBOOK_KILL_GRACE is bad input"
 err_has "RUNBOOK_KILL_GRACE"
 check "an invalid RUNBOOK_KILL_GRACE creates no run folder" sh -c '! ls "$1"/runs/* >/dev/null 2>&1' _ "$T/fresh"
+
+# where the state folder is when nothing names it: $XDG_STATE_HOME/runbook,
+# else ~/.local/state/runbook (DESIGN: "Journal")
+(
+	unset RUNBOOK_STATE_DIR
+	export XDG_STATE_HOME="$T/xdg"
+	rb run "$rbk"
+	echo $rc >"$T/rc"
+	rb status
+	echo $rc >>"$T/rc"
+)
+check "XDG_STATE_HOME: the run and status succeed" test "$(tr '\n' ' ' <"$T/rc")" = "0 0 "
+check "XDG_STATE_HOME: the run folder is \$XDG_STATE_HOME/runbook/runs/" sh -c 'ls -d "$1"/xdg/runbook/runs/good-*' _ "$T"
+check "XDG_STATE_HOME: status lists that run alone" sh -c '[ "$(grep -c "^good-" "$1")" = 1 ] && [ "$(wc -l <"$1")" = 2 ]' _ "$out"
+(
+	unset RUNBOOK_STATE_DIR XDG_STATE_HOME
+	export HOME="$T/home"
+	rb run "$rbk"
+	echo $rc >"$T/rc"
+)
+rc=$(cat "$T/rc")
+expect_rc 0 "neither: the run succeeds"
+check "neither: the run folder is ~/.local/state/runbook/runs/" sh -c 'ls -d "$1"/home/.local/state/runbook/runs/good-*' _ "$T"
+check "neither: the folders made are 0700" test "$(mode "$T/home/.local/state/runbook")" = 700
+
+# a state folder that cannot be made: exit 2, a clear error, nothing runs
+touch "$T/plainfile"
+rb run "$rbk" --state-dir "$T/plainfile/state"
+expect_rc 2 "a state folder under a plain file: refused"
+err_has "cannot create $T/plainfile/state"
+err_has "Not a directory"

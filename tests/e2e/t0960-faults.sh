@@ -9,7 +9,9 @@
 # replays it, the torn record dropped); `resume` — with the fault gone —
 # finishes the run, and no step's effect happens twice.
 . "$(dirname "$0")/../lib.sh"
-FAULTY=$TOP/build/fault/runbook
+# the fault-injection build; `make coverage` passes its own, built with
+# the hooks too
+FAULTY=${RUNBOOK_FAULTY:-$TOP/build/fault/runbook}
 if [ ! -x "$FAULTY" ]; then
 	echo "not ok 1 - $FAULTY is missing (make build/fault/runbook)"
 	exit 0
