@@ -3,8 +3,9 @@
 # journal record torn by a full disk (ENOSPC) or an I/O error (EIO), a
 # failing fdatasync, a failing fork (of a command, of its check), a full
 # log disk, a full disk under an upload, a download and an archive, a
-# failing rename while the run is recorded and when an upload lands, and
-# short writes everywhere.
+# failing rename while the run is recorded and when an upload lands,
+# short writes everywhere, a failing fork and a full journal during a
+# rollback.
 # Each ends with a clear error; the journal stays readable (`status`
 # replays it, the torn record dropped); `resume` — with the fault gone —
 # finishes the run, and no step's effect happens twice.
@@ -202,3 +203,40 @@ broken file-write:14:ENOSPC snap "archive on a full disk" tree.tar.gz "cannot wr
 # --- the rename that puts an upload in place fails ----------------------------
 # (renames: runbook.yml and params.json of the run folder, then the upload)
 broken rename:3 up "upload's rename fails" up.bin "cannot put $D/up.bin in place: Input/output error"
+
+# --- faults during a rollback: a fork that fails (exit 3, needs a human), a
+# journal that cannot be written (exit 1); each stops the rollback clearly
+# before anything is undone, and `rollback` then finishes it
+urb=$(file undoable.yml <<'EOF2'
+runbook: undoable
+params:
+  d: { required: true }
+steps:
+  - id: one
+    run: echo one >> {{ d }}/one
+    undo: rm {{ d }}/one && echo one >> {{ d }}/undone
+  - id: two
+    run: echo two >> {{ d }}/two
+    undo: rm {{ d }}/two && echo two >> {{ d }}/undone
+EOF2
+)
+# in_rollback SPEC WHAT CODE TEXT: a run, then its rollback with
+# RUNBOOK_FAULT=SPEC, which exits CODE saying TEXT; rollback then finishes
+in_rollback() {
+	rm -rf "$D"
+	mkdir -p "$D"
+	rb run "$urb" -p "d=$D"
+	rid=$(run_id)
+	RUNBOOK_FAULT=$1 ${RUNBOOK_WRAP:-} "$FAULTY" rollback "$rid" --yes >"$out" 2>"$err" </dev/null
+	rc=$?
+	expect_rc "$3" "$2: the rollback stops"
+	check "$2: it says why" grep -qF "$4" "$out" "$err"
+	check "$2: nothing was undone" test ! -e "$D/undone"
+	rb status "$rid"
+	expect_rc 0 "$2: the journal replays"
+	rb rollback "$rid" --yes
+	expect_rc 0 "$2: rollback finishes"
+	check "$2: each undo ran once" test "$(tr '\n' ' ' <"$D/undone")" = "two one "
+}
+in_rollback spawn:1:EAGAIN "an undo's fork fails" 3 "cannot start /bin/sh: Resource temporarily unavailable"
+in_rollback journal-write:3:ENOSPC "the journal fills up in a rollback" 1 "cannot write the journal"
