@@ -106,20 +106,28 @@ coverage: build/cov/runbook build/cov/unit
 FUZZ_CC      ?= clang
 FUZZ_TIME    ?= 60
 FUZZ_TARGETS  = $(patsubst tests/fuzz/fuzz_%.c,%,$(filter-out tests/fuzz/fuzz_util.c,$(wildcard tests/fuzz/fuzz_*.c)))
-FUZZ_FLAGS    = -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_FLAGS    = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_OBJS     = $(LIBSRCS:interp/%.c=build/fuzz/obj/%.o) build/fuzz/obj/fuzz_util.o
 
-build/fuzz:
-	@mkdir -p $@
+# the interpreter's objects are compiled once for every target (and kept)
+.SECONDARY: $(FUZZ_OBJS)
+build/fuzz/obj/%.o: interp/%.c $(wildcard interp/*.h) build/prefix.stamp
+	@mkdir -p build/fuzz/obj
+	$(FUZZ_CC) $(CSTD) $(CWARNS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) \
+	  -DRUNBOOK_DATADIR='"$(DATADIR)"' -DRUNBOOK_VERSION='"$(VERSION)"' -c $< -o $@
 
-build/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.c tests/fuzz/fuzz.h $(LIBSRCS) $(wildcard interp/*.h) \
-		build/prefix.stamp | build/fuzz
-	$(FUZZ_CC) $(CSTD) $(CWARNS) $(FUZZ_FLAGS) $(PKG_CFLAGS) -Iinterp -Itests/fuzz \
-	  -DRUNBOOK_DATADIR='"$(DATADIR)"' -DRUNBOOK_VERSION='"$(VERSION)"' \
-	  -o $@ $< tests/fuzz/fuzz_util.c $(LIBSRCS) $(PKG_LIBS)
+build/fuzz/obj/fuzz_util.o: tests/fuzz/fuzz_util.c tests/fuzz/fuzz.h $(wildcard interp/*.h)
+	@mkdir -p build/fuzz/obj
+	$(FUZZ_CC) $(CSTD) $(CWARNS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -Iinterp -Itests/fuzz \
+	  -c $< -o $@
+
+build/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
+	$(FUZZ_CC) $(CSTD) $(CWARNS) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Iinterp -Itests/fuzz \
+	  -o $@ $< $(FUZZ_OBJS) $(PKG_LIBS)
 
 fuzz-build:
 	@sh tests/deps.sh fuzz
-	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=build/fuzz/%)
+	@$(MAKE) --no-print-directory -j$$(nproc) $(FUZZ_TARGETS:%=build/fuzz/%)
 
 fuzz: fuzz-build
 	@sh tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_TARGETS)
