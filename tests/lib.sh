@@ -13,6 +13,8 @@
 #   start ARGS / finish  the binary in the background ($bgpid), then its
 #                        exit code in $rc ("hung" after ~30 s)
 #   run_id               the run id on the first line of the last output
+#   plain_binary         neither wrapped (valgrind) nor sanitized: memory
+#                        bounds apply
 # Every script gets its own sandbox $T (removed at exit) and state dir.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -135,6 +137,13 @@ finish() {
 	fi
 	wait "$bgpid"
 	rc=$?
+}
+
+# plain_binary: the binary runs as users get it, neither under a wrapper
+# (valgrind) nor sanitized: only then does a memory bound mean something
+plain_binary() {
+	case "$RUNBOOK" in */asan/*) return 1 ;; esac
+	[ -z "${RUNBOOK_WRAP:-}" ]
 }
 
 # run_id: the run id named on the first line of the last rb's output

@@ -146,7 +146,7 @@ check "SFTP download of 20 MB: byte-identical" cmp "$R/big.bin" "$R/big-back.bin
 check "sudo upload of 20 MB: byte-identical" cmp "$R/big.bin" "$D/big-sudo.bin"
 check "sudo download of 20 MB: byte-identical" cmp "$R/big.bin" "$R/big-back-sudo.bin"
 rss=$(tail -1 "$T/rss" 2>/dev/null)
-if [ -z "${RUNBOOK_WRAP:-}" ]; then
+if plain_binary; then
 	check "peak RSS stays small while moving 20 MB (${rss:-?} KiB < 30 MiB): streamed" test "${rss:-999999}" -lt 30720
 fi
 rm -f "$R/big-back.bin" "$R/big-back-sudo.bin" "$D/big.bin" "$D/big-sudo.bin"
