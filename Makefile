@@ -56,9 +56,11 @@ build/obj/%.o: interp/%.c build/prefix.stamp | build/obj
 build/obj build/asan:
 	@mkdir -p $@
 
-# The sanitizer build: the binary and the unit tests.
+# The sanitizer build: the binary and the unit tests.  The binary has the
+# fault hooks (inert unless RUNBOOK_FAULT is set), so that `make asan-e2e`
+# checks t0960's error paths too.
 build/asan/runbook: $(SRCS) $(wildcard interp/*.h) build/prefix.stamp | build/asan
-	$(CC) $(CSTD) $(CWARNS) $(ASAN_FLAGS) $(PKG_CFLAGS) -DRUNBOOK_DATADIR='"$(DATADIR)"' \
+	$(CC) $(CSTD) $(CWARNS) $(ASAN_FLAGS) -DRUNBOOK_FAULTS $(PKG_CFLAGS) -DRUNBOOK_DATADIR='"$(DATADIR)"' \
 	  -DRUNBOOK_VERSION='"$(VERSION)"' -o $@ $(SRCS) $(PKG_LIBS)
 	@# runbooks and modules beside the binary's folder, as for build/runbook
 	@ln -sfn ../runbooks build/runbooks && ln -sfn ../stdlib build/stdlib
@@ -70,7 +72,7 @@ build/asan/unit: $(UNIT) $(LIBSRCS) $(wildcard interp/*.h) build/prefix.stamp | 
 asan: build/asan/runbook build/asan/unit
 
 # The fault-injection build (interp/fault.h): tests/e2e/t0960-faults.sh
-# makes its journal, log, rename and spawn calls fail on demand.
+# makes its journal, log, file, rename and spawn calls fail on demand.
 build/fault/runbook: $(SRCS) $(wildcard interp/*.h) build/prefix.stamp
 	@mkdir -p build/fault
 	$(CC) $(CSTD) $(CWARNS) -O1 -g -DRUNBOOK_FAULTS $(PKG_CFLAGS) -DRUNBOOK_DATADIR='"$(DATADIR)"' \
@@ -127,7 +129,7 @@ build/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
 
 fuzz-build:
 	@sh tests/deps.sh fuzz
-	@$(MAKE) --no-print-directory -j$$(nproc) $(FUZZ_TARGETS:%=build/fuzz/%)
+	@$(MAKE) --no-print-directory $(if $(findstring -j,$(MAKEFLAGS)),,-j$$(nproc)) $(FUZZ_TARGETS:%=build/fuzz/%)
 
 fuzz: fuzz-build
 	@sh tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_TARGETS)

@@ -894,7 +894,9 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, struct host *h, 
 		if (!engine_commit(E, true)) {
 			x.why = xstrdup(E->jfail);
 			ok = -1;
-			unrecorded = true;
+			/* the first attempt never began; a later one follows an
+			 * attempt that ran and failed */
+			unrecorded = x.attempt == 1;
 			break;
 		}
 		bool last = x.attempt == st->attempts;
@@ -925,7 +927,7 @@ static const char *run_leaf(struct engine *E, struct pstep *ps, struct host *h, 
 	if (ok == 0)
 		status = "ok";
 	else if (unrecorded)
-		status = "not run"; /* its start could not be recorded: it never began */
+		status = "not run"; /* its first start could not be recorded */
 	else if (x.interrupted)
 		status = "interrupted";
 	else if (x.paused)

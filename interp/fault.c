@@ -43,7 +43,10 @@ int fault_hit(enum fault_point p)
 			end++;
 		if (k != n && !(after && k > n))
 			continue;
-		return *end == ':' ? errno_of(end + 1, strcspn(end + 1, ",")) : EIO;
+		int e = *end == ':' ? errno_of(end + 1, strcspn(end + 1, ",")) : EIO;
+		/* only a write can be short */
+		bool writes = p == FP_JOURNAL_WRITE || p == FP_LOG_WRITE || p == FP_FILE_WRITE;
+		return e == FAULT_SHORT && !writes ? EIO : e;
 	}
 	return 0;
 }

@@ -5,9 +5,11 @@
  *
  * RUNBOOK_FAULT="POINT:N[+][:ERRNO][,POINT:N...]" — the Nth call at POINT
  * fails (and every later one with '+'), with errno ERRNO (a number or a
- * name such as ENOSPC; default EIO).  ERRNO "SHORT" is no failure but a
- * short write: the call writes half of what it was given, which the
- * writer must notice and go on from.  Points:
+ * name such as ENOSPC; default EIO).  ERRNO "SHORT" (at a write point)
+ * is no failure but a short write: the call writes half of what it was
+ * given, which the writer must notice and go on from.  A call is one
+ * write(2): the pieces of a write made short, and a retry after EINTR,
+ * are counted too.  Points:
  *   journal-write  a journal record: half of it is written, then the
  *                  write fails (a torn record, as on a full disk)
  *   journal-sync   the journal's fdatasync

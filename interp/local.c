@@ -121,11 +121,13 @@ static int local_exec(struct transport *t, const struct exec_req *req, struct ex
 	int out[2], errp[2];
 	if (pipe2(out, O_CLOEXEC) < 0) {
 		res->rc = 127;
+		res->short_of = true;
 		res->error = xasprintf("cannot create a pipe: %s", strerror(errno));
 		return 0;
 	}
 	if (pipe2(errp, O_CLOEXEC) < 0) {
 		res->rc = 127;
+		res->short_of = true;
 		res->error = xasprintf("cannot create a pipe: %s", strerror(errno));
 		close(out[0]);
 		close(out[1]);
@@ -196,6 +198,7 @@ static int local_exec(struct transport *t, const struct exec_req *req, struct ex
 		close(out[0]);
 		close(errp[0]);
 		res->rc = 127;
+		res->short_of = rc == EAGAIN || rc == ENOMEM;
 		res->error = xasprintf("cannot start %s: %s", req->sudo ? "sudo" : "/bin/sh", strerror(rc));
 		return 0;
 	}

@@ -74,7 +74,7 @@ const char *sig_interrupt_text(void)
 	case SIGTERM:
 		return "SIGTERM";
 	case SIGHUP:
-		return "SIGHUP (the terminal was closed)";
+		return "SIGHUP (a hangup, as when the terminal is closed)";
 	default:
 		return "a signal";
 	}

@@ -15,7 +15,8 @@ int sig_drain(void);
 /* The first interrupting signal received (SIGINT, SIGTERM, SIGHUP), or 0. */
 int sig_interrupted(void);
 /* What interrupted the run, for the operator and the journal:
- * "SIGINT (Ctrl-C)", "SIGTERM", "SIGHUP (the terminal was closed)". */
+ * "SIGINT (Ctrl-C)", "SIGTERM", "SIGHUP (a hangup, as when the terminal
+ * is closed)". */
 const char *sig_interrupt_text(void);
 /* Clears the interrupt state (after it has been handled). */
 void sig_clear(void);

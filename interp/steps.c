@@ -56,9 +56,12 @@ int step_check(struct step_exec *x)
 		x->interrupted = x->lost = true;
 		x->why = xstrdup(res.error);
 	} else if (res.error) {
-		/* the action may have taken effect: failing the step would make
-		 * resume run it again, where its check can settle it */
-		x->interrupted = true;
+		/* When the host was short of processes or memory, the check says
+		 * nothing of the action, which did run: the step stops as
+		 * interrupted, for resume to settle by the check once it can run
+		 * (failed, resume would run the action a second time).  Any other
+		 * reason (its cwd is gone, say) would recur: the step fails. */
+		x->interrupted = res.short_of;
 		x->why = xasprintf("check could not run: %s", res.error);
 	} else if (res.interrupted) {
 		x->interrupted = true;

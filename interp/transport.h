@@ -44,6 +44,8 @@ struct exec_result {
 	bool lost;         /* the connection to the host was lost: the
 			    * command's fate is unknown (error says why) */
 	char *error;       /* could not run at all (owned), rc is then 127 */
+	bool short_of;     /* … for want of processes, memory or files (fork
+			    * EAGAIN, ENOMEM, EMFILE): another try may work */
 };
 
 /* A file to put on a host, atomically: written beside dest under a

@@ -1,8 +1,9 @@
 #!/bin/sh
 # tests/asan-e2e.sh — what `make asan-e2e` runs: the end-to-end suite
-# against build/asan/runbook (ASan+UBSan), each sanitizer report written
-# to build/asan/logs/.  Any error or leak report fails the run: a test
-# can pass while the sanitizer complains on a stderr it does not read.
+# against build/asan/runbook (ASan+UBSan, with the fault hooks for
+# t0960), each sanitizer report written to build/asan/logs/.  Any error
+# or leak report fails the run: a test can pass while the sanitizer
+# complains on a stderr it does not read.
 # ASan's warning that it does not fully follow swapcontext (co.c's tasks,
 # for `parallel` steps) is a notice, not a report.
 set -u
@@ -11,7 +12,7 @@ TOP=$(pwd)
 L=$TOP/build/asan/logs
 rm -rf "$L"
 mkdir -p "$L"
-RUNBOOK=$TOP/build/asan/runbook \
+RUNBOOK=$TOP/build/asan/runbook RUNBOOK_FAULTY=$TOP/build/asan/runbook \
 	ASAN_OPTIONS=detect_leaks=1:log_path=$L/asan \
 	UBSAN_OPTIONS=print_stacktrace=1:log_path=$L/ubsan \
 	sh tests/run.sh --e2e-only

@@ -141,10 +141,9 @@ finish() {
 
 # plain_binary: the binary runs as users get it, neither under a wrapper
 # (valgrind) nor sanitized: only then does a memory bound mean something
-plain_binary() {
-	case "$RUNBOOK" in */asan/*) return 1 ;; esac
-	[ -z "${RUNBOOK_WRAP:-}" ]
-}
+# (decided once, here: a test may wrap one command in /usr/bin/time)
+case "$RUNBOOK" in */asan/*) _plain=no ;; *) _plain=${RUNBOOK_WRAP:+no} ;; esac
+plain_binary() { [ "${_plain:-yes}" = yes ]; }
 
 # run_id: the run id named on the first line of the last rb's output
 run_id() {

@@ -175,7 +175,7 @@ expect_rc 0 "short writes: the archive and its manifest verify"
 rb status "$rid"
 expect_rc 0 "short writes: the journal replays"
 out_has "succeeded"
-check "short writes: no temporary file is left" sh -c '! ls -A "$1" | grep -q "rb-tmp\|\.tmp$"' _ "$D"
+check "short writes: no temporary file is left" sh -c '! ls -A "$1" | grep -q "rb-tmp\|rb-new\|\.tmp$"' _ "$D"
 
 # --- a full disk under an upload, a download, an archive ----------------------
 # broken SPEC STEP WHAT FILE TEXT: a run with RUNBOOK_FAULT=SPEC; step
@@ -187,7 +187,7 @@ broken() {
 	out_has "$2 … failed"
 	out_has "$5"
 	check "$3: $4 was not put in place" test ! -e "$D/$4"
-	check "$3: no half-written file is left" sh -c '! ls -A "$1" | grep -q "rb-tmp\|\.tmp$"' _ "$D"
+	check "$3: no half-written file is left" sh -c '! ls -A "$1" | grep -q "rb-tmp\|rb-new\|\.tmp$"' _ "$D"
 	rid=$(run_id)
 	rb resume "$rid"
 	expect_rc 0 "$3: resume finishes"
@@ -196,7 +196,8 @@ broken() {
 }
 # the file writes are counted from runbook.yml and params.json of the run
 # folder; then the upload's, in 64 KiB pieces (5), the download's (5)
-broken file-write:3:ENOSPC up "upload on a full disk" up.bin "cannot write $D/up.bin: No space left on device"
+# (the first with short log writes too: a list of faults is one each)
+broken log-write:1+:SHORT,file-write:3:ENOSPC up "upload on a full disk" up.bin "cannot write $D/up.bin: No space left on device"
 broken file-write:9:ENOSPC down "download on a full disk" down.bin "cannot write $D/down.bin: No space left on device"
 broken file-write:14:ENOSPC snap "archive on a full disk" tree.tar.gz "cannot write $D/tree.tar.gz"
 

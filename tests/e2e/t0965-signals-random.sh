@@ -4,8 +4,9 @@
 # rollback and of the rollback a failure starts by itself; then the run
 # is finished with `resume` or `rollback` (themselves interrupted again at
 # random).  Whatever the moment: the exit is 130 (or the run had already
-# ended), the journal replays, no step's process is left, and in the end
-# every step's effect happened exactly once and every undo's too.  A
+# ended), the journal replays, and in the end every step's effect
+# happened exactly once, or every undo took effect (an undo interrupted
+# half-way is run again: --rerun-interrupted, as undos are idempotent).  A
 # terminal that closes (SIGHUP from the kernel) is recorded as such, and
 # a reader that goes away (SIGPIPE at any point of the output) changes
 # nothing.  The moments come from a seed printed first:
@@ -198,7 +199,7 @@ EOF2
 	j=$RUNBOOK_STATE_DIR/runs/$rid/journal.jsonl
 	check "terminal closed: the run ended" sh -c '! pgrep -f "run $1" >/dev/null' _ "$hup"
 	check "terminal closed: the step's process is gone" gone "$(cat "$D/pid" 2>/dev/null)"
-	check "terminal closed: the journal says why" grep -q '"reason":"interrupted by SIGHUP (the terminal was closed)"' "$j"
+	check "terminal closed: the journal says why" grep -q '"reason":"interrupted by SIGHUP (a hangup, as when the terminal is closed)"' "$j"
 	check "terminal closed: the run ended interrupted, exit 130" \
 		sh -c 'tail -n 1 "$1" | grep -q "\"event\":\"run_end\",\"status\":\"interrupted\",\"exit\":130"' _ "$j"
 	check "terminal closed: step three did not run" test ! -e "$D/three"
