@@ -848,6 +848,12 @@ static int extract_body(struct pump *p)
 		}
 	}
 	o.broken = rc < 0;
+	/* after a failed write libarchive is in its FATAL state, where
+	 * archive_write_free() skips the close that frees its output buffer
+	 * (a leak in Debian 12's libarchive 3.6, its issue #1568): close
+	 * first; being broken, the stream gets nothing more */
+	if (rc < 0)
+		archive_write_close(a);
 	archive_write_free(a);
 	close(p->fd);
 	p->fd = -1;

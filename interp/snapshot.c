@@ -346,8 +346,12 @@ void snap_writer_free(struct snap_writer *w)
 		return;
 	/* unfinished: whatever the compressor still flushes goes nowhere
 	 * (archive_write_fail would skip the flush, but leaks the filters in
-	 * libarchive 3.6) */
+	 * libarchive 3.6).  Closed first: after a failed write libarchive is
+	 * in its FATAL state, where archive_write_free() skips the close that
+	 * frees the output buffer (libarchive issue #1568) */
 	w->aborting = !w->finished;
+	if (w->a && w->aborting)
+		archive_write_close(w->a);
 	if (w->a)
 		archive_write_free(w->a);
 	if (w->lr)
