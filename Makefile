@@ -87,7 +87,7 @@ build/fault/runbook: $(SRCS) $(wildcard interp/*.h) build/prefix.stamp
 COV_OBJS     = $(SRCS:interp/%.c=build/cov/obj/%.o)
 COV_LIBOBJS  = $(LIBSRCS:interp/%.c=build/cov/obj/%.o)
 
-build/cov/obj/%.o: interp/%.c build/prefix.stamp
+build/cov/obj/%.o: interp/%.c $(wildcard interp/*.h) build/prefix.stamp
 	@mkdir -p build/cov/obj
 	$(CC) $(CSTD) $(CWARNS) -O0 -g --coverage -DRUNBOOK_FAULTS $(PKG_CFLAGS) -DRUNBOOK_DATADIR='"$(DATADIR)"' \
 	  -DRUNBOOK_VERSION='"$(VERSION)"' -c $< -o $@
