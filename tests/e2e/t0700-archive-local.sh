@@ -582,7 +582,7 @@ tmo_runbook tmo "$T/txt" out/tmo.tar.gz 9
 elapsed run "$R/tmo.yml"
 expect_rc 1 "timeout: the archive step fails"
 out_has "timed out after 1.0s"
-check "timeout: it ends soon after the 1 s limit (took $ms ms)" test $ms -lt 2000
+plain_binary && check "timeout: it ends soon after the 1 s limit (took $ms ms)" test $ms -lt 2000
 check "timeout: no archive, no manifest, no temporary file" sh -c '! ls -A "$1" | grep -q "^tmo"' _ "$R/out"
 # zstd with its threads: compressing goes on after the last block is handed over
 mkdir -p "$T/z16"
@@ -593,7 +593,7 @@ expect_rc 1 "timeout with zstd -19: the archive step fails"
 out_has "timed out after 1.0s"
 # the deadline is checked between blocks; a zstd job at level 19 is not
 # interruptible (seconds of work): bounded, but not to the millisecond
-check "timeout with zstd -19: it ends within a zstd job of the 1 s limit (took $ms ms)" test $ms -lt 10000
+plain_binary && check "timeout with zstd -19: it ends within a zstd job of the 1 s limit (took $ms ms)" test $ms -lt 10000
 check "timeout with zstd -19: nothing left" sh -c '! ls -A "$1" | grep -q "^tmo-zst"' _ "$R/out"
 # the holes of a sparse file count too: 2.2 GB of them (between two bytes
 # of data) deflated into a zip
@@ -604,7 +604,7 @@ printf 'C' | dd of="$T/holes/holes.img" bs=1 seek=$((2200 * 1048576 - 1)) conv=n
 tmo_runbook tmo-sparse "$T/holes" out/tmo-sparse.zip 1
 elapsed run "$R/tmo-sparse.yml"
 expect_rc 1 "timeout on a sparse file in a zip: the archive step fails"
-check "timeout on a sparse file: it ends soon after the 1 s limit (took $ms ms)" test $ms -lt 2000
+plain_binary && check "timeout on a sparse file: it ends soon after the 1 s limit (took $ms ms)" test $ms -lt 2000
 check "timeout on a sparse file: nothing left" sh -c '! ls -A "$1" | grep -q "^tmo-sparse"' _ "$R/out"
 rm -rf "$T/txt" "$T/z16" "$T/holes"
 

@@ -389,9 +389,10 @@ steps:
 EOF2
 C=$LD/out/cut.tar.gz
 start run "$LD/cut.yml" --inventory "$inv" -p src="$B" -p to="$C" -p dir="$RD"
-# cut once the archive's temporary file has grown past 2 MB
+# cut once the archive's temporary file has grown past 2 MB (a limit of
+# two minutes: under valgrind the stream starts late)
 _w=0
-while [ $_w -lt 400 ]; do
+while [ $_w -lt 2400 ]; do
 	f=$(ls "$C".rb-tmp-?????? 2>/dev/null | head -1)
 	[ -n "$f" ] && [ "$(stat -c %s "$f" 2>/dev/null || echo 0)" -gt 2000000 ] && break
 	sleep 0.05
@@ -454,9 +455,10 @@ steps:
   - { id: after, run: "echo once >> {{ dir }}/xafter" }
 EOF2
 start run "$LD/xcut.yml" --inventory "$inv" -p from="$LD/out/big.tar.zst" -p to="$RD/bigback" -p dir="$RD"
-# cut once tar -x on the host has begun to write its new folder
+# cut once tar -x on the host has begun to write its new folder (a limit
+# of two minutes: under valgrind the stream starts late)
 _w=0
-while [ $_w -lt 600 ]; do
+while [ $_w -lt 6000 ]; do
 	d=$(ls -d "$RD"/.bigback.rb-new-?????? 2>/dev/null | head -1)
 	[ -n "$d" ] && [ -n "$(ls -A "$d" 2>/dev/null)" ] && break
 	sleep 0.02
