@@ -635,7 +635,7 @@ static int resume_params(const struct opts *o, const struct run_state *rs, const
 			 * secret would reach the undos unnoticed */
 			for (size_t d = 0; d < rb->nparams; d++) {
 				const struct param_def *def = &rb->params[d];
-				if (strcmp(def->name, name) || !def->env || (getenv(def->env) && *getenv(def->env)))
+				if (strcmp(def->name, name) || !def->env || param_env_value(def))
 					continue;
 				bool rolling = o->nargs && !strcmp(o->args[0], "rollback");
 				rb_error_add(err, "secret param '%s' came from $%s when the run started, and %s is empty or "

@@ -130,6 +130,12 @@ struct run_input {
 struct plan *plan_resolve(struct runbook *rb, const struct run_input *in, struct rb_error *err);
 void plan_free(struct plan *p);
 
+/* Param d's value from its environment variable (`env:`), or NULL when
+ * it has none or the variable is unset or empty: an empty variable counts
+ * as unset (as for NO_COLOR), so an empty secret never reaches commands
+ * unnoticed.  plan_resolve and resume read it the same way. */
+const char *param_env_value(const struct param_def *d);
+
 /* Scope helpers used by the engine. */
 void scope_set(struct scope *s, const char *name, const char *value, bool secret);
 const struct binding *scope_get(const struct scope *s, const char *name);

@@ -302,6 +302,12 @@ void host_free(struct host *h)
 
 /* --- params -------------------------------------------------------------- */
 
+const char *param_env_value(const struct param_def *d)
+{
+	const char *v = d->env ? getenv(d->env) : NULL;
+	return v && *v ? v : NULL;
+}
+
 static void resolve_params(struct resolver *R, const struct run_input *in)
 {
 	struct plan *p = R->p;
@@ -368,12 +374,8 @@ static void resolve_params(struct resolver *R, const struct run_input *in)
 				v = R->inv->vvalues[i];
 				pv->source = "inventory";
 			}
-		/* an empty variable is an unset one (as for NO_COLOR): an
-		 * empty secret would reach commands unnoticed */
-		if (!v && d->env && getenv(d->env) && *getenv(d->env)) {
-			v = getenv(d->env);
+		if (!v && (v = param_env_value(d)))
 			pv->source = "env";
-		}
 		if (!v && d->has_default) {
 			v = d->def;
 			pv->source = "default";
