@@ -50,15 +50,27 @@
 #   pg_stop_at_exit DIR...  the clusters in DIR... (made yet or not) are
 #                  stopped (-m immediate) at exit
 #
-# Sourcing this file replaces tests/lib.sh's EXIT trap with
-# 'sandbox_cleanup; rm -rf "$T"': sandbox_cleanup stops those servers (the
-# pid files under $T/redis, the clusters of pg_stop_at_exit) and a step left
-# hanging.  A test that uses them and sets an EXIT trap of its own (or
-# sources tests/sshd.sh, which does) calls sandbox_cleanup in that trap.
+# Sourcing this file replaces tests/lib.sh's EXIT trap with sandbox_exit:
+# sandbox_cleanup stops those servers (the pid files under $T/redis, the
+# clusters of pg_stop_at_exit) and a step left hanging; a runbook still
+# running in the background (lib.sh's start, $bgpid) is killed; $T is
+# removed (kept with KEEP_T=1, to look into a failure).  A test that uses
+# them and sets an EXIT trap of its own (or sources tests/sshd.sh, which
+# does) calls sandbox_cleanup in that trap.
 SHIMS="$TOP/tests/shims"
 . "$TOP/tests/pg.sh"
 _pg_at_exit=
-trap 'sandbox_cleanup; rm -rf "$T"' EXIT
+sandbox_exit() {
+	sandbox_cleanup
+	# only while it is still a child of ours: a pid that finish reaped
+	# may belong to another process by now
+	if [ -n "${bgpid:-}" ] && [ "$(ps -o ppid= -p "$bgpid" 2>/dev/null | tr -d ' ')" = $$ ]; then
+		kill -KILL "$bgpid" 2>/dev/null
+		wait "$bgpid" 2>/dev/null
+	fi
+	[ -n "${KEEP_T:-}" ] || rm -rf "$T"
+}
+trap sandbox_exit EXIT
 
 sandbox() {
 	SB="$T/sb"

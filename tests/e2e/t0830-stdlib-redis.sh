@@ -18,13 +18,6 @@
 
 PW='s3cr3t "pa$$" w0rd'
 export T_REDIS_PW="$PW"
-cleanup() {
-	sandbox_cleanup
-	[ -n "${bgpid:-}" ] && kill -KILL "$bgpid" 2>/dev/null
-	wait
-	[ -n "${KEEP_T:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
 
 # cli PORT [DB] ARGS: redis-cli on a test server (the password server
 # gets it through the environment, as the module does)

@@ -21,13 +21,6 @@ PWS='src-S3cret $(id) "q"'
 PWD='dst-S3cret `x` ;'
 export REDIS_FROM_PASSWORD="$PWS" REDIS_TO_PASSWORD="$PWD"
 S=$RUNBOOK_STATE_DIR
-cleanup() {
-	sandbox_cleanup
-	[ -n "${bgpid:-}" ] && kill -KILL "$bgpid" 2>/dev/null
-	wait
-	[ -n "${KEEP_T:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
 
 sandbox redis-migrate
 
